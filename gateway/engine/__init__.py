@@ -1,0 +1,1 @@
+"""The shared upstream engine: one HTTP client, retries, polling, deadlines, downloads."""

@@ -1,0 +1,69 @@
+"""Fetching result images for ``response_format=b64_json``: bounded, checked, never silent."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from collections.abc import Callable, Sequence
+
+import httpx
+
+from gateway.engine.gather import gather_or_cancel
+from gateway.engine.transport import translate_transport_errors
+from gateway.settings import DownloadSettings
+from providers.errors import DownloadError
+
+__all__ = ["b64", "fetch_all_b64", "fetch_image"]
+
+_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"BM", b"GIF8")
+
+
+def _host(url: str) -> str:
+    return httpx.URL(url).host or "?"
+
+
+async def fetch_image(
+    client: httpx.AsyncClient, url: str, allowed: Callable[[str], bool], settings: DownloadSettings
+) -> bytes:
+    """The image's bytes. Raises DownloadError (502) for any failure."""
+    if not allowed(url):
+        raise DownloadError(f"refusing to download a result from a host that is not allowed ({_host(url)})")
+    try:
+        async with asyncio.timeout(settings.timeout_seconds):
+            with translate_transport_errors("result download"):
+                async with client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise DownloadError(f"result download failed: HTTP {response.status_code} from {_host(url)}")
+                    content_type = response.headers.get("content-type", "")
+                    if not content_type.startswith("image/"):
+                        raise DownloadError(f"result download is not an image (content-type {content_type!r})")
+                    chunks: list[bytes] = []
+                    total = 0
+                    async for chunk in response.aiter_bytes():
+                        total += len(chunk)
+                        if total > settings.max_bytes:
+                            raise DownloadError(f"result image exceeds the {settings.max_bytes}-byte download limit")
+                        chunks.append(chunk)
+    except TimeoutError:
+        raise DownloadError(f"result download timed out after {settings.timeout_seconds:g}s") from None
+    data = b"".join(chunks)
+    if not data.startswith(_IMAGE_MAGIC):
+        raise DownloadError("result download does not hold a known image format")
+    return data
+
+
+async def fetch_all_b64(
+    client: httpx.AsyncClient, urls: Sequence[str], allowed: Callable[[str], bool], settings: DownloadSettings
+) -> list[bytes]:
+    """Every image, in order; one failure fails the whole answer (never a missing image)."""
+    limit = asyncio.Semaphore(settings.concurrency)
+
+    async def one(url: str) -> bytes:
+        async with limit:
+            return await fetch_image(client, url, allowed, settings)
+
+    return await gather_or_cancel(one(url) for url in urls)
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")

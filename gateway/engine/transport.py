@@ -1,0 +1,79 @@
+"""The upstream HTTP client and the one place transport exceptions become gateway errors."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import aiohttp
+import httpx
+from httpx_aiohttp import AiohttpTransport
+
+from providers.base import HttpRequest, HttpResponse
+from providers.errors import UpstreamError
+from providers.secret import Secret
+
+__all__ = ["TransportError", "create_client", "send", "translate_transport_errors"]
+
+# httpx logs every request at INFO; at image-gateway volumes that costs real time.
+logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+class TransportError(UpstreamError):
+    """The upstream could not be reached, or the exchange broke off."""
+
+    retryable = True
+
+    def __init__(self, message: str, *, nothing_sent: bool) -> None:
+        super().__init__(message)
+        #: True when the request provably never reached the upstream (connect failed),
+        #: so even a task submit may be re-sent without risking a second task.
+        self.nothing_sent = nothing_sent
+
+
+def create_client(*, max_connections: int, connect_timeout: float, read_timeout: float) -> httpx.AsyncClient:
+    """httpx's API over aiohttp's connection pool, which holds up with thousands in flight."""
+    limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    timeout = httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout)
+    return httpx.AsyncClient(transport=AiohttpTransport(limits=limits), timeout=timeout, follow_redirects=False)
+
+
+def _never_connected(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, httpx.ConnectError | aiohttp.ClientConnectorError | aiohttp.ConnectionTimeoutError):
+            return True
+        cause = cause.__cause__
+    return False
+
+
+@contextmanager
+def translate_transport_errors(what: str) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        if _never_connected(exc):
+            raise TransportError(f"could not connect to the upstream ({what})", nothing_sent=True) from None
+        raise TransportError(f"the upstream timed out ({what})", nothing_sent=False) from None
+    except (httpx.TransportError, aiohttp.ClientError) as exc:
+        never = _never_connected(exc)
+        reason = "could not connect to the upstream" if never else "the upstream connection failed"
+        raise TransportError(f"{reason} ({what})", nothing_sent=never) from None
+
+
+async def send(
+    client: httpx.AsyncClient, request: HttpRequest, api_key: Secret | None, *, read_timeout: float
+) -> HttpResponse:
+    headers = dict(request.headers)
+    if api_key:
+        headers["Authorization"] = f"Bearer {api_key.reveal()}"
+    with translate_transport_errors(f"{request.method} {request.url.split('?')[0]}"):
+        response = await client.request(
+            request.method,
+            request.url,
+            content=request.body,
+            headers=headers,
+            timeout=httpx.Timeout(read_timeout, connect=client.timeout.connect, pool=client.timeout.pool),
+        )
+    return HttpResponse(response.status_code, response.headers, response.content)

@@ -1,0 +1,81 @@
+"""The DashScope native adapter: one instance per region (base URL)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from providers.base import (
+    HttpRequest,
+    HttpResponse,
+    ImageBatch,
+    ImageSpec,
+    ModelInfo,
+    TaskRef,
+    UpstreamCall,
+)
+from providers.dashscope import request, response
+from providers.dashscope.catalog import Catalog, ModelEntry, load_catalog
+from providers.errors import ModelNotFound
+
+__all__ = ["DashScopeAdapter"]
+
+#: DashScope's result buckets: dashscope-result-wlcb.oss-cn-wulanchabu.aliyuncs.com,
+#: dashscope-7c2c.oss-cn-shanghai.aliyuncs.com, dashscope-result-intl.oss-cn-singapore...
+_OSS_RESULT_HOST = re.compile(r"^dashscope[a-z0-9-]*\.oss-[a-z0-9-]+\.aliyuncs\.com$")
+
+
+class DashScopeAdapter:
+    def __init__(self, *, region: str, base_url: str, catalog: Catalog | None = None) -> None:
+        self.region = region
+        self.base_url = base_url.rstrip("/")
+        self.catalog = catalog or load_catalog()
+        base = urlsplit(self.base_url)
+        self._own_origin = (base.scheme, base.netloc)
+
+    def __repr__(self) -> str:
+        return f"DashScopeAdapter(region={self.region!r}, base_url={self.base_url!r})"
+
+    def _lookup(self, model: str) -> tuple[str, str, ModelEntry] | None:
+        found = self.catalog.find(model)
+        if found is None:
+            return None
+        model_id, entry = found
+        upstream = entry.names.get(self.region)
+        return (model_id, upstream, entry) if upstream else None
+
+    def _info(self, model_id: str, upstream: str, entry: ModelEntry) -> ModelInfo:
+        return ModelInfo(model_id, upstream, entry.n_max, entry.modes, entry.size.describe())
+
+    def resolve(self, model: str) -> ModelInfo | None:
+        found = self._lookup(model)
+        return self._info(*found) if found else None
+
+    def models(self) -> list[ModelInfo]:
+        return [
+            self._info(model_id, entry.names[self.region], entry)
+            for model_id, entry in self.catalog.models.items()
+            if self.region in entry.names
+        ]
+
+    def generation_calls(self, model: str, spec: ImageSpec) -> list[UpstreamCall]:
+        found = self._lookup(model)
+        if found is None:
+            raise ModelNotFound(f"The model '{model}' is not offered in region {self.region}", param="model")
+        model_id, upstream, entry = found
+        return request.build_calls(self.base_url, model_id, upstream, entry, spec)
+
+    def parse_result(self, call: UpstreamCall, response_: HttpResponse) -> ImageBatch | TaskRef:
+        return response.parse_result(response_)
+
+    def poll_request(self, task: TaskRef) -> HttpRequest:
+        return request.build_poll(self.base_url, task)
+
+    def parse_poll(self, call: UpstreamCall, task: TaskRef, response_: HttpResponse) -> ImageBatch | None:
+        return response.parse_poll(response_)
+
+    def download_allowed(self, url: str) -> bool:
+        parts = urlsplit(url)
+        if (parts.scheme, parts.netloc) == self._own_origin:
+            return True
+        return parts.scheme == "https" and bool(_OSS_RESULT_HOST.match(parts.hostname or ""))

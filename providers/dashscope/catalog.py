@@ -1,0 +1,112 @@
+"""The DashScope model catalog: data in ``catalog.yaml``, loaded into frozen Structs."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from importlib import resources
+from typing import Literal
+
+import msgspec
+import yaml
+
+from providers.dashscope.sizes import SizeRule
+
+__all__ = ["Catalog", "Endpoint", "ModelEntry", "RateLimit", "load_catalog"]
+
+EXTRA_PARAMS = frozenset({"negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode", "style"})
+
+
+class Endpoint(StrEnum):
+    """DashScope's image endpoints; the value is the path under ``/api/v1/services/aigc/``."""
+
+    MULTIMODAL = "multimodal-generation/generation"
+    IMAGE_GENERATION = "image-generation/generation"
+    TEXT2IMAGE = "text2image/image-synthesis"
+    IMAGE2IMAGE = "image2image/image-synthesis"
+
+    @property
+    def uses_messages(self) -> bool:
+        """Messages-style body (``input.messages``) rather than ``input.prompt``."""
+        return self in (Endpoint.MULTIMODAL, Endpoint.IMAGE_GENERATION)
+
+
+ENDPOINT_NAMES: dict[str, Endpoint] = {
+    "multimodal": Endpoint.MULTIMODAL,
+    "image-generation": Endpoint.IMAGE_GENERATION,
+    "text2image": Endpoint.TEXT2IMAGE,
+    "image2image": Endpoint.IMAGE2IMAGE,
+}
+EndpointName = Literal["multimodal", "image-generation", "text2image", "image2image"]
+
+
+class RateLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    rps: float
+    concurrency: int | None = None
+
+
+class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    names: dict[str, str]
+    n_max: int
+    size: SizeRule
+    sync: EndpointName | None = None
+    # ``async`` is a keyword, hence the rename.
+    async_: EndpointName | None = msgspec.field(default=None, name="async")
+    prefer: Literal["sync", "async"] = "sync"
+    prompt_max: int = 800
+    params: tuple[str, ...] = ()
+    negative_prompt_in: Literal["input", "parameters"] = "parameters"
+    edit_size: SizeRule | None = None
+    images: tuple[int, int] = (0, 0)
+    image_max_mb: float = 10
+    rate: RateLimit | None = None
+
+    def __post_init__(self) -> None:
+        if self.sync is None and self.async_ is None:
+            raise ValueError("a model needs a sync or an async endpoint")
+        if self.n_max < 1:
+            raise ValueError("n_max must be at least 1")
+        unknown = set(self.params) - EXTRA_PARAMS
+        if unknown:
+            raise ValueError(f"unknown params {sorted(unknown)}")
+
+    @property
+    def is_async(self) -> bool:
+        """Whether requests go through submit-and-poll."""
+        return self.sync is None or (self.prefer == "async" and self.async_ is not None)
+
+    @property
+    def endpoint(self) -> Endpoint:
+        name = self.async_ if self.is_async else self.sync
+        assert name is not None  # guaranteed by __post_init__ and is_async
+        return ENDPOINT_NAMES[name]
+
+    def size_rule(self, with_images: bool) -> SizeRule:
+        return self.edit_size if with_images and self.edit_size else self.size
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return tuple(mode for mode, ep in (("sync", self.sync), ("async", self.async_)) if ep)
+
+
+class Catalog(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    models: dict[str, ModelEntry]
+
+    def find(self, name: str) -> tuple[str, ModelEntry] | None:
+        """The entry for a client-facing id or any of its regional upstream names."""
+        entry = self.models.get(name)
+        if entry is not None:
+            return name, entry
+        for model_id, candidate in self.models.items():
+            if name in candidate.names.values():
+                return model_id, candidate
+        return None
+
+    def merged(self, overrides: dict[str, ModelEntry]) -> Catalog:
+        return Catalog(models={**self.models, **overrides})
+
+
+def load_catalog(text: str | None = None) -> Catalog:
+    """The built-in catalog, or one decoded from ``text``. Raises msgspec.ValidationError."""
+    if text is None:
+        text = resources.files("providers.dashscope").joinpath("catalog.yaml").read_text()
+    return msgspec.convert(yaml.safe_load(text), Catalog)

@@ -1,0 +1,110 @@
+"""OpenAI-style request -> DashScope native request bodies (contract §2, §6.3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from providers.base import HttpRequest, ImageSpec, TaskRef, UpstreamCall
+from providers.dashscope.catalog import Endpoint, ModelEntry
+from providers.dashscope.sizes import map_size
+from providers.errors import InvalidRequest
+
+__all__ = ["build_calls", "build_poll"]
+
+SEED_MAX = 2_147_483_647
+_BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode")
+
+
+def _check_extras(extras: dict[str, Any]) -> None:
+    """Type checks, so a bad extra is a 400 naming it rather than an upstream error."""
+    seed = extras.get("seed")
+    if seed is not None and (
+        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX
+    ):
+        raise InvalidRequest(f"'seed' must be an integer between 0 and {SEED_MAX}", param="seed")
+    negative = extras.get("negative_prompt")
+    if negative is not None and not isinstance(negative, str):
+        raise InvalidRequest("'negative_prompt' must be a string", param="negative_prompt")
+    for name in _BOOL_PARAMS:
+        value = extras.get(name)
+        if value is not None and not isinstance(value, bool):
+            raise InvalidRequest(f"'{name}' must be a boolean", param=name)
+
+
+def _parameters(entry: ModelEntry, spec: ImageSpec, n: int, seed_offset: int) -> dict[str, Any]:
+    params: dict[str, Any] = {"n": n}  # always explicit: several families default to 4
+    size = map_size(spec.size, entry.size_rule(bool(spec.images)))
+    if size is not None:
+        params["size"] = size
+    for name in entry.params:
+        value = spec.extras.get(name)
+        if name == "style":
+            # wanx-v1's own style enum ("<sketch>" ...); OpenAI's vivid/natural have no equivalent.
+            value = spec.style if spec.style and spec.style.startswith("<") else None
+        if value is None or (name == "negative_prompt" and _negative_in_input(entry)):
+            continue
+        if name == "seed":
+            value = (value + seed_offset) % (SEED_MAX + 1)  # distinct images across fanned-out calls
+        params[name] = value
+    return params
+
+
+def _negative_in_input(entry: ModelEntry) -> bool:
+    return not entry.endpoint.uses_messages and entry.negative_prompt_in == "input"
+
+
+def _body(entry: ModelEntry, upstream: str, spec: ImageSpec, n: int, seed_offset: int) -> dict[str, Any]:
+    prompt = spec.prompt[: entry.prompt_max]
+    inputs: dict[str, Any]
+    if entry.endpoint.uses_messages:
+        content: list[dict[str, str]] = [{"image": image} for image in spec.images]
+        content.append({"text": prompt})
+        inputs = {"messages": [{"role": "user", "content": content}]}
+    else:
+        inputs = {"prompt": prompt}
+        if entry.endpoint is Endpoint.IMAGE2IMAGE:
+            inputs["images"] = list(spec.images)
+        negative = spec.extras.get("negative_prompt")
+        if negative is not None and "negative_prompt" in entry.params and _negative_in_input(entry):
+            inputs["negative_prompt"] = negative
+    return {"model": upstream, "input": inputs, "parameters": _parameters(entry, spec, n, seed_offset)}
+
+
+def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
+    low, high = entry.images
+    count = len(spec.images)
+    if count < low:
+        raise InvalidRequest(
+            f"Model '{model_id}' edits images: it needs {low}..{high} input images "
+            "(use /v1/images/edits or send them with the request)",
+            param="image" if count else "model",
+        )
+    if count > high:
+        raise InvalidRequest(
+            f"Model '{model_id}' takes at most {high} input images, got {count}", param="image"
+        )
+
+
+def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:
+    """The calls that produce ``spec.n`` images: more than the model's n_max fans out."""
+    _check_images(model_id, entry, spec)
+    _check_extras(dict(spec.extras))
+    headers = {"Content-Type": "application/json"}
+    if entry.is_async:
+        headers["X-DashScope-Async"] = "enable"
+    url = f"{base_url}/api/v1/services/aigc/{entry.endpoint.value}"
+    calls = []
+    done = 0
+    while done < spec.n:
+        n = min(entry.n_max, spec.n - done)
+        body = msgspec.json.encode(_body(entry, upstream, spec, n, done))
+        calls.append(UpstreamCall(HttpRequest("POST", url, headers, body), n=n, creates_task=entry.is_async))
+        done += n
+    return calls
+
+
+def build_poll(base_url: str, task: TaskRef) -> HttpRequest:
+    # Tasks are bound to their region: always poll the host that took the submit.
+    return HttpRequest("GET", f"{base_url}/api/v1/tasks/{task.task_id}")

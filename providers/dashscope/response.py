@@ -1,0 +1,170 @@
+"""DashScope answers -> images, a task to poll, or an error (contract §2.4, §2.5, §4.1)."""
+
+from __future__ import annotations
+
+import msgspec
+
+from providers.base import GeneratedImage, HttpResponse, ImageBatch, TaskRef, TokenUsage
+from providers.dashscope.errors import error_for_code
+from providers.errors import ApiError, UpstreamError
+
+__all__ = ["parse_poll", "parse_result"]
+
+_RUNNING = frozenset({"PENDING", "RUNNING"})
+
+
+class _Usage(msgspec.Struct):
+    size: str | None = None
+    width: int | None = None
+    height: int | None = None
+    image_count: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+
+
+class _Content(msgspec.Struct):
+    image: str | None = None
+
+
+class _Message(msgspec.Struct):
+    content: list[_Content] | str | None = None
+
+
+class _Choice(msgspec.Struct):
+    message: _Message | None = None
+
+
+class _Result(msgspec.Struct):
+    url: str | None = None
+    actual_prompt: str | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class _Output(msgspec.Struct):
+    task_id: str | None = None
+    task_status: str | None = None
+    choices: list[_Choice] | None = None
+    results: list[_Result] | None = None
+    code: str | None = None
+    message: str | None = None
+
+
+class _Body(msgspec.Struct):
+    output: _Output | None = None
+    usage: _Usage | None = None
+    request_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    msg: str | None = None
+
+
+def _retry_after(response: HttpResponse) -> float | None:
+    value = response.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _decode(response: HttpResponse) -> _Body:
+    try:
+        body = msgspec.json.decode(response.body, type=_Body)
+    except msgspec.DecodeError:
+        body = None
+    if response.status >= 400 or body is None or (body.code and body.output is None):
+        # Business errors also arrive inside HTTP 200 bodies: a code and no output.
+        code = body.code if body else None
+        message = (body.message or body.msg) if body else None
+        if body is None and response.status < 400:
+            raise UpstreamError(f"DashScope answered HTTP {response.status} with a body that is not JSON")
+        raise error_for_code(
+            code,
+            message,
+            status=response.status,
+            request_id=(body.request_id if body else None) or response.headers.get("x-request-id"),
+            retry_after=_retry_after(response),
+        )
+    if body.output is None:
+        raise UpstreamError("DashScope answered without an output", upstream_request_id=body.request_id)
+    return body
+
+
+def _size(usage: _Usage | None) -> tuple[int, int] | None:
+    if usage is None:
+        return None
+    if usage.size:
+        try:
+            width, height = (int(v) for v in usage.size.split("*"))
+            return width, height
+        except ValueError:
+            return None
+    if usage.width and usage.height:
+        return usage.width, usage.height
+    return None
+
+
+def _tokens(usage: _Usage | None) -> TokenUsage | None:
+    if usage is None or not (usage.input_tokens or usage.output_tokens or usage.total_tokens):
+        return None
+    return TokenUsage(usage.input_tokens or 0, usage.output_tokens or 0, usage.total_tokens or 0)
+
+
+def _images(output: _Output) -> tuple[list[GeneratedImage], list[_Result]]:
+    """Successful images in order, and the per-image failures (partial failure)."""
+    images: list[GeneratedImage] = []
+    failures: list[_Result] = []
+    for result in output.results or ():
+        if result.url and not result.code:
+            images.append(GeneratedImage(result.url, result.actual_prompt))
+        else:
+            failures.append(result)
+    for choice in output.choices or ():
+        content = choice.message.content if choice.message else None
+        if isinstance(content, list):
+            images.extend(GeneratedImage(item.image) for item in content if item.image)
+    return images, failures
+
+
+def _batch(body: _Body) -> ImageBatch:
+    assert body.output is not None
+    images, failures = _images(body.output)
+    if not images:
+        first = failures[0] if failures else None
+        if first is None:
+            raise UpstreamError("DashScope returned no images", upstream_request_id=body.request_id)
+        raise error_for_code(first.code, first.message, status=500, request_id=body.request_id)
+    return ImageBatch(tuple(images), _size(body.usage), _tokens(body.usage), body.request_id)
+
+
+def parse_result(response: HttpResponse) -> ImageBatch | TaskRef:
+    """A sync answer's images, or the task an async submit created."""
+    body = _decode(response)
+    assert body.output is not None
+    if body.output.task_id and body.output.task_status in _RUNNING:
+        return TaskRef(body.output.task_id, body.request_id)
+    return _batch(body)
+
+
+def parse_poll(response: HttpResponse) -> ImageBatch | None:
+    """None while the task runs; its images once it succeeded; raises when it ended otherwise."""
+    body = _decode(response)
+    output = body.output
+    assert output is not None
+    status = output.task_status
+    if status in _RUNNING:
+        return None
+    if status == "SUCCEEDED":
+        return _batch(body)
+    if status == "FAILED":
+        raise error_for_code(output.code, output.message, status=500, request_id=body.request_id)
+    reason = {
+        "CANCELED": "the task was canceled upstream",
+        "UNKNOWN": "the task is unknown upstream (expired, or created in another region)",
+    }.get(status or "", f"the task ended in an unexpected state {status!r}")
+    raise _terminal(reason, body.request_id)
+
+
+def _terminal(reason: str, request_id: str | None) -> ApiError:
+    return UpstreamError(f"DashScope: {reason}", upstream_request_id=request_id, retryable=False)

@@ -1,0 +1,166 @@
+"""Errors with OpenAI semantics, shared by adapters and the gateway.
+
+Every error carries what the client will see: HTTP status, OpenAI ``type`` and
+``code``, the offending ``param``. Adapters raise them when translating an
+upstream answer; the gateway renders them as ``{"error": {...}}``.
+
+ApiError
+ ├── InvalidRequest              400 invalid_request_error (gateway-side validation)
+ │    ├── UnsupportedParameter   400 unsupported_parameter
+ │    ├── UpstreamInvalidParameter 400 invalid_parameter (DashScope InvalidParameter)
+ │    └── ContentPolicyViolation 400 content_policy_violation
+ ├── AuthenticationError         401 invalid_api_key (gateway keys)
+ ├── PermissionDenied            403
+ │    └── ModelNotActivated      403 model_not_activated
+ ├── ModelNotFound               404 model_not_found
+ ├── RateLimited                 429 rate_limit_exceeded (retry-after)
+ ├── InsufficientQuota           429 insufficient_quota (never retry)
+ ├── UpstreamError               502 upstream_error
+ │    ├── UpstreamAuthError      502 upstream_auth_error (provider key rejected)
+ │    └── DownloadError          502 upstream_error (a result could not be fetched)
+ ├── ServiceUnavailable          503
+ └── UpstreamTimeout             504 upstream_timeout
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ApiError",
+    "AuthenticationError",
+    "ContentPolicyViolation",
+    "DownloadError",
+    "InsufficientQuota",
+    "InvalidRequest",
+    "ModelNotActivated",
+    "ModelNotFound",
+    "PermissionDenied",
+    "RateLimited",
+    "ServiceUnavailable",
+    "UnsupportedParameter",
+    "UpstreamAuthError",
+    "UpstreamError",
+    "UpstreamInvalidParameter",
+    "UpstreamTimeout",
+]
+
+
+class ApiError(Exception):
+    status: int = 500
+    type: str = "api_error"
+    default_code: str | None = None
+    #: The engine may try the same call again (5xx, throttling, network).
+    retryable: bool = False
+    #: The gateway already retried (or retrying cannot help): tell OpenAI SDKs
+    #: not to multiply the attempts (``x-should-retry: false``).
+    final: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+        upstream_code: str | None = None,
+        upstream_request_id: str | None = None,
+        retryable: bool | None = None,
+    ) -> None:
+        if upstream_request_id:
+            message = f"{message} (upstream request_id: {upstream_request_id})"
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code if code is not None else self.default_code
+        self.retry_after = retry_after
+        self.upstream_code = upstream_code
+        self.upstream_request_id = upstream_request_id
+        if retryable is not None:
+            self.retryable = retryable
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
+
+
+class InvalidRequest(ApiError):
+    status = 400
+    type = "invalid_request_error"
+
+
+class UnsupportedParameter(InvalidRequest):
+    default_code = "unsupported_parameter"
+
+
+class UpstreamInvalidParameter(InvalidRequest):
+    default_code = "invalid_parameter"
+
+
+class ContentPolicyViolation(InvalidRequest):
+    default_code = "content_policy_violation"
+
+
+class AuthenticationError(ApiError):
+    status = 401
+    type = "invalid_request_error"
+    default_code = "invalid_api_key"
+
+
+class PermissionDenied(ApiError):
+    status = 403
+    type = "permission_error"
+    default_code = "permission_denied"
+
+
+class ModelNotActivated(PermissionDenied):
+    default_code = "model_not_activated"
+
+
+class ModelNotFound(ApiError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "model_not_found"
+
+
+class RateLimited(ApiError):
+    status = 429
+    type = "rate_limit_error"
+    default_code = "rate_limit_exceeded"
+    retryable = True
+    final = True
+
+
+class InsufficientQuota(ApiError):
+    status = 429
+    type = "insufficient_quota"
+    default_code = "insufficient_quota"
+    final = True
+
+
+class UpstreamError(ApiError):
+    status = 502
+    type = "api_error"
+    default_code = "upstream_error"
+    retryable = True
+    final = True
+
+
+class UpstreamAuthError(UpstreamError):
+    default_code = "upstream_auth_error"
+    retryable = False
+    final = True
+
+
+class DownloadError(UpstreamError):
+    retryable = False
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    type = "api_error"
+    default_code = "service_unavailable"
+
+
+class UpstreamTimeout(ApiError):
+    status = 504
+    type = "api_error"
+    default_code = "upstream_timeout"
+    final = True
