@@ -104,8 +104,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.emulator or not _has_dashscope_key(config):
+    if args.emulator or (not _has_dashscope_key(config) and _is_loopback(args.host)):
         config = _start_embedded_emulators(config)
+    elif not _has_dashscope_key(config):
+        # Never fall back to fake images on a real deployment: say so and serve as configured.
+        print("image-gateway: warning: no DashScope key is set; DashScope models will fail", file=sys.stderr)
     from gateway.app import create_app
 
     uvicorn.Server(_uvicorn_config(create_app(config), args.host, args.port)).run()

@@ -1,0 +1,38 @@
+# Two commands on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARGS ?=
+
+.PHONY: run test lint typecheck unit bench clean
+
+$(VENV)/.runtime: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e .
+	touch $@
+
+$(VENV)/.dev: pyproject.toml $(wildcard requirements-*.txt)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach f,$(wildcard requirements-*.txt),-r $(f))
+	touch $@ $(VENV)/.runtime
+
+run: $(VENV)/.runtime  ## start the gateway on 127.0.0.1:8000 (the emulator stands in when no key is set)
+	$(BIN)/image-gateway serve $(ARGS)
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check .
+
+typecheck: $(VENV)/.dev
+	$(BIN)/mypy
+
+test: lint typecheck  ## lint, type-check and run the whole suite
+	$(BIN)/python -m pytest
+
+unit: $(VENV)/.dev
+	$(BIN)/python -m pytest tests/unit
+
+bench: $(VENV)/.dev
+	$(BIN)/python bench/overhead.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -1,0 +1,181 @@
+"""What the gateway adds on top of a direct DashScope call, measured in one run.
+
+Starts the DashScope emulator and the gateway as real processes on loopback and
+drives both with the same aiohttp load generator:
+
+1. a sync model (qwen-image-2.0) with zero upstream latency, at concurrency 1
+   and 32: requests per second and added p50/p99 latency, gateway vs direct;
+2. 1,000 requests in flight at once against a 2-second upstream: time to finish,
+   failures and the gateway's peak RSS, gateway vs direct.
+
+Direct and gateway rounds alternate (A/B/A/B) and the medians are compared, so
+a noisy neighbour hits both sides alike. Run: ``make bench`` or
+``.venv/bin/python bench/overhead.py``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests.servers import Server, new_key, start_emulator, start_gateway
+
+MODEL = "qwen-image-2.0"
+DIRECT_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+CONFIG = """
+default_provider: dashscope
+providers:
+  dashscope: {kind: dashscope, region: cn, base_url: "${DASHSCOPE_BASE_URL}", api_key: "${DASHSCOPE_API_KEY}"}
+"""
+
+
+@dataclass
+class Side:
+    name: str
+    url: str
+    body: dict[str, object]
+    headers: dict[str, str]
+
+
+@dataclass
+class Round:
+    seconds: float
+    latencies: list[float]
+    failures: int
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+
+def sides(emulator: Server, gateway: Server, key: str) -> tuple[Side, Side]:
+    direct = Side(
+        "direct",
+        emulator.url + DIRECT_PATH,
+        {
+            "model": MODEL,
+            "input": {"messages": [{"role": "user", "content": [{"text": "a fox"}]}]},
+            "parameters": {"n": 1, "size": "1024*1024"},
+        },
+        {"Authorization": f"Bearer {key}"},
+    )
+    via = Side(
+        "gateway",
+        gateway.url + "/v1/images/generations",
+        {"model": MODEL, "prompt": "a fox", "size": "1024x1024"},
+        {"Authorization": "Bearer bench"},
+    )
+    return direct, via
+
+
+async def run_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
+    latencies: list[float] = []
+    failures = 0
+    queue = iter(range(total))
+
+    async def worker() -> None:
+        nonlocal failures
+        for _ in queue:
+            start = time.perf_counter()
+            try:
+                async with session.post(side.url, json=side.body, headers=side.headers) as response:
+                    await response.read()
+                    ok = response.status == 200
+            except aiohttp.ClientError:
+                ok = False
+            if ok:
+                latencies.append(time.perf_counter() - start)
+            else:
+                failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Round(time.perf_counter() - started, latencies, failures)
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def throughput(direct: Side, via: Side, concurrency: int, total: int, rounds: int) -> None:
+    connector = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await run_round(session, direct, 200, concurrency)  # warm up both sides
+        await run_round(session, via, 200, concurrency)
+        results: dict[str, list[Round]] = {"direct": [], "gateway": []}
+        for _ in range(rounds):
+            for side in (direct, via):
+                results[side.name].append(await run_round(session, side, total, concurrency))
+    d, g = results["direct"], results["gateway"]
+    rps_d, rps_g = statistics.median(r.rps for r in d), statistics.median(r.rps for r in g)
+    p50_d, p50_g = statistics.median(r.pct(0.5) for r in d), statistics.median(r.pct(0.5) for r in g)
+    p99_d, p99_g = statistics.median(r.pct(0.99) for r in d), statistics.median(r.pct(0.99) for r in g)
+    fails = sum(r.failures for r in d + g)
+    print(
+        f"concurrency {concurrency:>3}: req/s direct {rps_d:8.0f}  gateway {rps_g:8.0f}  ratio {rps_g / rps_d:5.2f} | "
+        f"p50 {p50_d:6.2f} -> {p50_g:6.2f} ms (+{p50_g - p50_d:.2f}, x{p50_g / p50_d:.2f}) | "
+        f"p99 {p99_d:6.2f} -> {p99_g:6.2f} ms (+{p99_g - p99_d:.2f}, x{p99_g / p99_d:.2f}) | failures {fails}"
+    )
+
+
+async def in_flight(direct: Side, via: Side, gateway: Server, requests: int) -> None:
+    results = {}
+    for side in (direct, via):
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=120)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            results[side.name] = await run_round(session, side, requests, requests)
+    d, g = results["direct"], results["gateway"]
+    print(
+        f"{requests} in flight, 2 s upstream: direct {d.seconds:.2f} s ({d.failures} failed) | "
+        f"gateway {g.seconds:.2f} s ({g.failures} failed), ratio {g.seconds / d.seconds:.2f} | "
+        f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
+        f"gateway peak RSS {peak_rss_mib(gateway.process.pid):.0f} MiB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--in-flight", type=int, default=1000)
+    args = parser.parse_args()
+    key = new_key()
+    servers: list[Server] = []
+    try:
+        fast = start_emulator("cn", key, latency=0.0, pending=0.0)
+        servers.append(fast)
+        gateway = start_gateway({"DASHSCOPE_BASE_URL": fast.url, "DASHSCOPE_API_KEY": key}, CONFIG)
+        servers.append(gateway)
+        direct, via = sides(fast, gateway, key)
+        print(f"model {MODEL} (sync), emulator latency 0 s, medians of {args.rounds} alternating rounds")
+        asyncio.run(throughput(direct, via, 1, args.requests // 4, args.rounds))
+        asyncio.run(throughput(direct, via, 32, args.requests, args.rounds))
+        slow = start_emulator("cn", key, latency=2.0, pending=0.0)
+        servers.append(slow)
+        slow_gateway = start_gateway({"DASHSCOPE_BASE_URL": slow.url, "DASHSCOPE_API_KEY": key}, CONFIG)
+        servers.append(slow_gateway)
+        direct, via = sides(slow, slow_gateway, key)
+        asyncio.run(in_flight(direct, via, slow_gateway, args.in_flight))
+    finally:
+        for server in servers:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()

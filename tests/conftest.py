@@ -1,0 +1,92 @@
+"""Shared fixtures: a DashScope emulator per region and a gateway in front of them, over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openai
+import pytest
+
+from tests.servers import Server, new_key, start_emulator, start_gateway
+
+#: Polls start fast so async tests do not wait on the production cadence.
+TEST_CONFIG = """
+default_model: wan2.7-image
+default_provider: dashscope
+providers:
+  dashscope: {kind: dashscope, region: cn, base_url: "${DASHSCOPE_BASE_URL}", api_key: "${DASHSCOPE_API_KEY}"}
+  dashscope-intl:
+    kind: dashscope
+    region: intl
+    base_url: "${DASHSCOPE_INTL_BASE_URL}"
+    api_key: "${DASHSCOPE_INTL_API_KEY}"
+upstream:
+  deadline_seconds: %(deadline)s
+  backoff_initial: 0.05
+  backoff_max: 0.2
+  poll_initial: 0.05
+  poll_max: 0.2
+"""
+
+
+class Keys:
+    cn = new_key()
+    intl = new_key()
+
+
+@pytest.fixture(scope="session")
+def keys() -> type[Keys]:
+    return Keys
+
+
+@pytest.fixture(scope="session")
+def emulators() -> Iterator[dict[str, Server]]:
+    servers = {"cn": start_emulator("cn", Keys.cn), "intl": start_emulator("intl", Keys.intl)}
+    yield servers
+    for server in servers.values():
+        server.stop()
+
+
+def gateway_env(emulators: dict[str, Server], **overrides: str) -> dict[str, str]:
+    env = {
+        "DASHSCOPE_BASE_URL": emulators["cn"].url,
+        "DASHSCOPE_API_KEY": Keys.cn,
+        "DASHSCOPE_INTL_BASE_URL": emulators["intl"].url,
+        "DASHSCOPE_INTL_API_KEY": Keys.intl,
+    }
+    env.update(overrides)
+    return env
+
+
+GatewayFactory = Callable[..., Server]
+
+
+@pytest.fixture(scope="session")
+def gateway_factory(emulators: dict[str, Server], tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayFactory]:
+    started: list[Server] = []
+    tmp: Path = tmp_path_factory.mktemp("gateways")
+
+    def make(config: str | None = None, *, deadline: float = 30, **env: str) -> Server:
+        text = config if config is not None else TEST_CONFIG % {"deadline": deadline}
+        server = start_gateway(gateway_env(emulators, **env), text, tmp=tmp)
+        started.append(server)
+        return server
+
+    yield make
+    for server in started:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def gateway(gateway_factory: GatewayFactory) -> Server:
+    return gateway_factory()
+
+
+def openai_client(server: Server, api_key: str = "sk-any-client-key", **options: object) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=api_key, max_retries=0, timeout=60, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def client(gateway: Server) -> openai.OpenAI:
+    return openai_client(gateway)

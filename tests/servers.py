@@ -1,0 +1,101 @@
+"""Real processes on loopback for end-to-end tests: the emulator and the gateway."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+__all__ = ["Server", "free_port", "new_key", "start_emulator", "start_gateway"]
+
+#: Where every process writes stdout/stderr, so tests can search all output for secrets.
+LOG_DIR = Path(os.environ.get("GATEWAY_TEST_LOGS", "/tmp/image-gateway-test-logs"))
+
+
+def new_key(prefix: str = "sk-") -> str:
+    return prefix + secrets.token_hex(16)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    url: str
+    logs: list[Path] = field(default_factory=list)
+
+    def output(self) -> str:
+        return "".join(path.read_text(errors="replace") for path in self.logs if path.exists())
+
+    def stop(self, timeout: float = 10) -> int:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return int(self.process.returncode)
+
+
+def _clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "GATEWAY_", "REDIS_URL"))}
+    env.update(extra)
+    return env
+
+
+def _spawn(name: str, args: list[str], env: Mapping[str, str], ready_path: str, port: int) -> Server:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = f"{name}-{port}-{secrets.token_hex(3)}"
+    out, err = LOG_DIR / f"{stamp}.out", LOG_DIR / f"{stamp}.err"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", *args],
+        stdout=out.open("wb"),
+        stderr=err.open("wb"),
+        env=_clean_env(env),
+    )
+    server = Server(name, process, f"http://127.0.0.1:{port}", [out, err])
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited with {process.returncode}:\n{server.output()}")
+        try:
+            if httpx.get(server.url + ready_path, timeout=1).status_code < 500:
+                return server
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"{name} did not become ready:\n{server.output()}")
+
+
+def start_emulator(
+    region: str, key: str, *, latency: float = 0.05, pending: float = 0.05, extra: tuple[str, ...] = ()
+) -> Server:
+    port = free_port()
+    args = ["emulator", "--port", str(port), "--region", region, "--latency", str(latency), "--pending", str(pending)]
+    return _spawn(f"emulator-{region}", [*args, *extra], {"DASHSCOPE_EMULATOR_KEYS": key}, "/__emulator__/stats", port)
+
+
+def start_gateway(env: Mapping[str, str], config: str | None = None, *, tmp: Path | None = None) -> Server:
+    port = free_port()
+    args = ["serve", "--port", str(port)]
+    if config is not None:
+        path = (tmp or LOG_DIR) / f"gateway-{port}.yaml"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(config)
+        args += ["--config", str(path)]
+    return _spawn("gateway", args, env, "/readyz", port)
