@@ -28,7 +28,7 @@ def test_the_issue_model_list_is_covered() -> None:
 
 
 def _expected_dims(model: str, size: str) -> tuple[int, int] | None:
-    mapped = map_size(size, CATALOG.models[model].size)
+    mapped = map_size(size, CATALOG.models[model.rpartition("/")[2]].size)
     if mapped is None or "*" not in mapped:
         return None
     w, h = mapped.split("*")

@@ -1,0 +1,251 @@
+"""The OpenAI-compatible routes under ``/compatible-mode/v1`` (contract §2.6, §2.7, C13)."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Stream
+
+from .errors import EmuError
+from .models import REGION_MODELS, TEXT_MODELS, Endpoint
+from .native import admit_sync, generate
+from .plan import successes
+from .replies import JSON, request_id_of
+from .state import Emulator, emulator
+from .validation import Call, validate
+
+AnyRequest = Request[Any, Any, Any]
+PREFIX = "/compatible-mode/v1"
+_CREATED = 1_700_000_000
+_CHUNK = "chat.completion.chunk"
+# Native codes as compatible mode spells them (contract §4.2).
+_CODES = {
+    "InvalidParameter": "invalid_parameter_error",
+    "InvalidApiKey": "invalid_api_key",
+    "DataInspectionFailed": "data_inspection_failed",
+    "AccessDenied": "access_denied",
+    "ModelNotFound": "model_not_found",
+    "Throttling": "throttling",
+    "Throttling.RateQuota": "limit_requests",
+    "Throttling.BurstRate": "limit_burst_rate",
+    "Throttling.AllocationQuota": "insufficient_quota",
+    "InternalError": "internal_error",
+}
+
+
+class CompatError(Exception):
+    def __init__(self, status: int, code: str, message: str, kind: str = "invalid_request_error") -> None:
+        super().__init__(f"{status} {code}: {message}")
+        self.status, self.code, self.message, self.kind = status, code, message, kind
+
+    @classmethod
+    def from_native(cls, err: EmuError) -> CompatError:
+        if err.code == "InvalidApiKey":
+            return cls(
+                401,
+                "invalid_api_key",
+                "Incorrect API key provided. For details, see: "
+                "https://help.aliyun.com/zh/model-studio/error-code#apikey-error",
+            )
+        kind = "invalid_request_error" if err.status < 500 else "internal_error"
+        return cls(
+            err.status if err.status >= 400 else 500, _CODES.get(err.code, err.code), err.message, kind
+        )
+
+
+class ErrorDetail(msgspec.Struct):
+    message: str
+    type: str
+    param: None
+    code: str
+
+
+class ErrorEnvelope(msgspec.Struct):
+    error: ErrorDetail
+    request_id: str
+
+
+class ModelCard(msgspec.Struct):
+    id: str
+    object: str
+    created: int
+    owned_by: str
+
+
+class ChatUsage(msgspec.Struct):
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class Delta(msgspec.Struct, omit_defaults=True):
+    role: str | None = None
+    content: str | None = None
+
+
+class ChunkChoice(msgspec.Struct):
+    index: int
+    delta: Delta
+    finish_reason: str | None
+    logprobs: None = None
+
+
+class ChatChunk(msgspec.Struct, omit_defaults=True):
+    id: str
+    object: str
+    created: int
+    model: str
+    choices: list[ChunkChoice]
+    usage: ChatUsage | None = None
+
+
+def compat_error_reply(err: CompatError, request_id: str) -> Response[bytes]:
+    body = ErrorEnvelope(ErrorDetail(err.message, err.kind, None, err.code), request_id)
+    return Response(msgspec.json.encode(body), status_code=err.status, media_type=JSON)
+
+
+def _ok(body: Any) -> Response[bytes]:
+    return Response(msgspec.json.encode(body), status_code=200, media_type=JSON)
+
+
+def _auth(emu: Emulator, request: AnyRequest) -> str:
+    try:
+        return emu.authenticate(request)
+    except EmuError as err:
+        raise CompatError.from_native(err) from None
+
+
+async def _body(request: AnyRequest) -> dict[str, Any]:
+    try:
+        data = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError:
+        raise CompatError(400, "invalid_parameter_error", "The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise CompatError(400, "invalid_parameter_error", "The request body must be a JSON object.")
+    return data
+
+
+@get(f"{PREFIX}/models")
+async def list_models(request: AnyRequest) -> Response[bytes]:
+    emu = emulator(request)
+    _auth(emu, request)
+    names = [*sorted(REGION_MODELS[emu.config.region]), *TEXT_MODELS]
+    return _ok({"object": "list", "data": [ModelCard(n, "model", _CREATED, "system") for n in names]})
+
+
+def _last_user_text(messages: Any) -> str:
+    if not isinstance(messages, list) or not messages:
+        raise CompatError(400, "invalid_parameter_error", "messages must be a non-empty list.")
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    raise CompatError(400, "invalid_parameter_error", "messages must contain a user message.")
+
+
+@post(f"{PREFIX}/chat/completions", status_code=200)
+async def chat_completions(request: AnyRequest) -> Response[Any]:
+    emu = emulator(request)
+    _auth(emu, request)
+    data = await _body(request)
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        raise CompatError(400, "invalid_parameter_error", "model is required.")
+    if model in REGION_MODELS[emu.config.region]:
+        raise CompatError(
+            404, "model_not_supported", f"Unsupported model `{model}` for OpenAI compatibility mode"
+        )
+    if model not in TEXT_MODELS:
+        raise CompatError(
+            404, "model_not_found", f"The model `{model}` does not exist or you do not have access to it."
+        )
+    text = _last_user_text(data.get("messages"))
+    usage = ChatUsage(len(text.split()) + 8, max(1, len(text.split())), len(text.split()) * 2 + 9)
+    chat_id, created = f"chatcmpl-{uuid.uuid4()}", int(emu.clock.now())
+    if data.get("stream") is True:
+        options = data.get("stream_options")
+        with_usage = isinstance(options, dict) and options.get("include_usage") is True
+        return Stream(
+            _chunks(chat_id, created, model, text, usage if with_usage else None),
+            media_type="text/event-stream",
+        )
+    return _ok(
+        {
+            "id": chat_id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": text},
+                    "finish_reason": "stop",
+                    "logprobs": None,
+                }
+            ],
+            "usage": usage,
+            "system_fingerprint": None,
+        }
+    )
+
+
+async def _chunks(
+    chat_id: str, created: int, model: str, text: str, usage: ChatUsage | None
+) -> AsyncIterator[bytes]:
+    def chunk(delta: Delta, finish: str | None = None) -> bytes:
+        body = ChatChunk(chat_id, _CHUNK, created, model, [ChunkChoice(0, delta, finish)])
+        return b"data: " + msgspec.json.encode(body) + b"\n\n"
+
+    yield chunk(Delta(role="assistant", content=""))
+    for piece in re.findall(r"\S+\s*|\s+", text):
+        yield chunk(Delta(content=piece))
+    yield chunk(Delta(), "stop")
+    if usage is not None:
+        yield (
+            b"data: "
+            + msgspec.json.encode(ChatChunk(chat_id, _CHUNK, created, model, [], usage=usage))
+            + b"\n\n"
+        )
+    yield b"data: [DONE]\n\n"
+
+
+@post(f"{PREFIX}/images/generations", status_code=200)
+async def images_generations(request: AnyRequest) -> Response[bytes]:
+    """Off by default, as on dashscope hosts; on, the QwenCloud-style ``{created, data:[{url}]}`` (C13)."""
+    emu = emulator(request)
+    if not emu.config.compat_images:
+        raise NotFoundException()
+    key = _auth(emu, request)
+    data = await _body(request)
+    size = data.get("size")
+    parameters: dict[str, Any] = {"n": data.get("n", 1)}
+    if isinstance(size, str) and size != "auto":
+        parameters["size"] = size.replace("x", "*")
+    native = {
+        "model": data.get("model"),
+        "input": {"messages": [{"role": "user", "content": [{"text": data.get("prompt")}]}]},
+        "parameters": parameters,
+    }
+    try:
+        emu.stats.sync_calls += 1
+        job = validate(msgspec.json.encode(native), Call(Endpoint.MULTIMODAL, emu.config.region))
+        admit_sync(emu, job, key)
+        slots = await generate(emu, job, request)
+    except EmuError as err:
+        raise CompatError.from_native(err) from None
+    links = emu.links(request, request_id_of(request.scope), emu.clock.now(), job)
+    return _ok(
+        {"created": int(emu.clock.now()), "data": [{"url": links.url(i, s)} for i, s in successes(slots)]}
+    )
+
+
+ROUTES = [list_models, chat_completions, images_generations]

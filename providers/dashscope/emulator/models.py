@@ -1,0 +1,286 @@
+"""The emulator's own model table: one frozen entry per DashScope image model (contract §1.3, §3, §4.3).
+
+Deliberately independent of the gateway's catalog so that tests check one against the other.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from .config import Region
+
+MB = 1024 * 1024
+
+
+class Endpoint(enum.Enum):
+    TEXT2IMAGE = "text2image/image-synthesis"
+    IMAGE2IMAGE = "image2image/image-synthesis"
+    IMAGE_GENERATION = "image-generation/generation"
+    MULTIMODAL = "multimodal-generation/generation"
+
+    @property
+    def is_async(self) -> bool:
+        return self is not Endpoint.MULTIMODAL
+
+    @property
+    def messages_style(self) -> bool:
+        return self in (Endpoint.IMAGE_GENERATION, Endpoint.MULTIMODAL)
+
+
+class Shape(enum.Enum):
+    """Which sync response shape a model answers with (contract §7.4)."""
+
+    WAN = "wan"
+    QWEN = "qwen"
+
+
+class Kind(enum.Enum):
+    """Models whose parameters need checks beyond the common ones."""
+
+    PLAIN = "plain"
+    WANX_V1 = "wanx-v1"
+    IMAGEEDIT = "imageedit"
+    WAN26_IMAGE = "wan2.6-image"
+    WAN27 = "wan2.7"
+
+
+@dataclass(frozen=True, slots=True)
+class SizeRule:
+    """Accepted ``parameters.size`` values and the output size they give.
+
+    ``kind``: ``enum`` (exact list), ``box`` (area/ratio/side bounds, optional tokens) or ``input`` (output
+    equals the input image, no ``size`` parameter). ``default`` is a ``W*H`` or a token; ``None`` means the
+    output follows the last input image at ``follow_side``² pixels, as does ``follow_on_edit`` with images.
+    """
+
+    kind: Literal["enum", "box", "input"]
+    options: tuple[tuple[int, int], ...] = ()
+    amin: int | None = None
+    amax: int | None = None
+    rmin: float | None = None
+    rmax: float | None = None
+    smin: int | None = None
+    smax: int | None = None
+    tokens: tuple[tuple[str, int], ...] = ()
+    t2i_tokens: tuple[tuple[str, int], ...] = ()
+    t2i_amax: int | None = None
+    round16: bool = False
+    default: str | None = None
+    follow_side: int = 1024
+    follow_on_edit: bool = False
+    accepts_size: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class NRange:
+    min: int
+    max: int
+    default: int
+
+
+@dataclass(frozen=True, slots=True)
+class ImageRule:
+    """Bounds on input images: count, bytes, sides (px), ratio, formats (Pillow names)."""
+
+    min_count: int
+    max_count: int
+    max_bytes: int = 10 * MB
+    smin: int | None = None
+    smax: int | None = None
+    rmin: float | None = None
+    rmax: float | None = None
+    formats: frozenset[str] = frozenset({"JPEG", "PNG", "BMP", "WEBP"})
+    no_alpha: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rate:
+    """Submit limit: ``limit`` calls per ``window`` s per (key, model); ``concurrency``: running tasks."""
+
+    limit: int
+    window: float = 1.0
+    concurrency: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRule:
+    name: str
+    intl_name: str | None
+    endpoints: frozenset[Endpoint]
+    size: SizeRule
+    n: NRange
+    rate: Rate
+    images: ImageRule | None = None
+    prompt_max: int = 800
+    shape: Shape = Shape.WAN
+    prompt_extend: bool = False
+    orig_prompt: bool = True
+    sync_task_metric: bool = False
+    token_usage: bool = False
+    kind: Kind = Kind.PLAIN
+    rate_intl: Rate | None = None
+    aliases: tuple[str, ...] = field(default=())
+
+    def rate_for(self, region: Region) -> Rate:
+        return self.rate_intl if region == "intl" and self.rate_intl else self.rate
+
+
+_T2I = frozenset({Endpoint.TEXT2IMAGE})
+_I2I = frozenset({Endpoint.IMAGE2IMAGE})
+_SYNC = frozenset({Endpoint.MULTIMODAL})
+_BOTH = frozenset({Endpoint.MULTIMODAL, Endpoint.IMAGE_GENERATION})
+_QWEN_ASYNC = frozenset({Endpoint.MULTIMODAL, Endpoint.TEXT2IMAGE})
+
+_QWEN_FIXED = ((1664, 928), (1472, 1104), (1328, 1328), (1104, 1472), (928, 1664))
+_QWEN_FORMATS = frozenset({"JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF"})
+
+_WANX2_SIZE = SizeRule("box", smin=512, smax=1440, default="1024*1024")
+# C4/C6: the server accepts the official presets below 1280², so the lower bounds are lenient.
+_WAN25_T2I_SIZE = SizeRule("box", amin=768 * 768, amax=1440 * 1440, rmin=0.25, rmax=4, default="1280*1280")
+_WAN26_T2I_SIZE = SizeRule("box", amin=1_600_000, amax=1440 * 1440, rmin=0.25, rmax=4, default="1280*1280")
+_WAN27_SIZE = SizeRule(
+    "box", amin=768 * 768, amax=2048 * 2048, rmin=1 / 8, rmax=8, tokens=(("1K", 1024), ("2K", 2048)),
+    default="2K",
+)
+_QWEN20_SIZE = SizeRule("box", amin=512 * 512, amax=2048 * 2048, default="2048*2048", follow_on_edit=True)
+_QWEN_EDIT_PLUS_SIZE = SizeRule("box", smin=512, smax=2048, round16=True, default=None)
+
+WAN26_INTERLEAVE_SIZE = SizeRule(
+    "box", amin=768 * 768, amax=1280 * 1280, rmin=0.25, rmax=4, default="1024*1024"
+)
+WAN26_INTERLEAVE_IMAGES = ImageRule(0, 1, smin=240, smax=8000)
+WAN27_SEQUENTIAL_N = NRange(1, 12, 12)
+WANX_V1_REF_IMAGE = ImageRule(0, 1)
+
+_WAN_N = NRange(1, 4, 4)
+_ONE = NRange(1, 1, 1)
+_QWEN_N = NRange(1, 6, 1)
+
+_WAN27 = ModelRule(
+    "wan2.7-image", "wan2.7-image", _BOTH, _WAN27_SIZE, _WAN_N, Rate(5, concurrency=5),
+    images=ImageRule(0, 9, max_bytes=20 * MB, smin=240, smax=8000, rmin=1 / 8, rmax=8, no_alpha=True),
+    prompt_max=5000, orig_prompt=False, token_usage=True, kind=Kind.WAN27,
+)
+_QWEN20 = ModelRule(
+    "qwen-image-2.0", "qwen-image-2.0", _SYNC, _QWEN20_SIZE, _QWEN_N, Rate(2),
+    images=ImageRule(0, 3, formats=_QWEN_FORMATS), prompt_max=1300, shape=Shape.QWEN,
+)
+_QWEN_EDIT = ModelRule(
+    "qwen-image-edit", "qwen-image-edit", _SYNC, SizeRule("box", default=None, accepts_size=False), _ONE,
+    Rate(2), images=ImageRule(1, 3, formats=_QWEN_FORMATS), shape=Shape.QWEN, sync_task_metric=True,
+)
+
+MODELS: tuple[ModelRule, ...] = (
+    ModelRule(
+        "wanx-v1", None, _T2I,
+        SizeRule("enum", options=((1024, 1024), (720, 1280), (768, 1152), (1280, 720)), default="1024*1024"),
+        _WAN_N, Rate(2, concurrency=1), orig_prompt=False, kind=Kind.WANX_V1,
+    ),
+    ModelRule(
+        "wanx2.0-t2i-turbo", None, _T2I, _WANX2_SIZE, _WAN_N, Rate(2, concurrency=2), prompt_extend=True
+    ),
+    ModelRule(
+        "wanx2.1-t2i-turbo", "wan2.1-t2i-turbo", _T2I, _WANX2_SIZE, _WAN_N, Rate(2, concurrency=2),
+        prompt_extend=True,
+    ),
+    ModelRule(
+        "wanx2.1-t2i-plus", "wan2.1-t2i-plus", _T2I, _WANX2_SIZE, _WAN_N, Rate(2, concurrency=2),
+        prompt_extend=True,
+    ),
+    ModelRule(
+        "wan2.2-t2i-flash", "wan2.2-t2i-flash", _T2I, _WANX2_SIZE, _WAN_N, Rate(2, concurrency=2),
+        prompt_max=500, prompt_extend=True,
+    ),
+    ModelRule(
+        "wan2.2-t2i-plus", "wan2.2-t2i-plus", _T2I, _WANX2_SIZE, _WAN_N, Rate(2, concurrency=2),
+        prompt_max=500, prompt_extend=True,
+    ),
+    ModelRule(
+        "wan2.5-t2i-preview", "wan2.5-t2i-preview", _T2I, _WAN25_T2I_SIZE, _WAN_N, Rate(5, concurrency=5),
+        prompt_max=2000, prompt_extend=True,
+    ),
+    ModelRule(
+        "wan2.6-t2i", "wan2.6-t2i", _BOTH, _WAN26_T2I_SIZE, _WAN_N, Rate(1, concurrency=5),
+        prompt_max=2100, orig_prompt=False, rate_intl=Rate(5, concurrency=5),
+    ),
+    ModelRule(
+        "wan2.6-image", "wan2.6-image", _BOTH,
+        SizeRule(
+            "box", amin=768 * 768, amax=2048 * 2048, rmin=0.25, rmax=4, tokens=(("1K", 1280), ("2K", 2048)),
+            default="1K",
+        ),
+        _WAN_N, Rate(5, concurrency=5), images=ImageRule(1, 4, smin=240, smax=8000), prompt_max=2000,
+        orig_prompt=False, kind=Kind.WAN26_IMAGE,
+    ),
+    _WAN27,
+    replace(
+        _WAN27, name="wan2.7-image-pro", intl_name="wan2.7-image-pro",
+        size=replace(_WAN27_SIZE, t2i_tokens=(("4K", 4096),), t2i_amax=4096 * 4096),
+    ),
+    ModelRule(
+        "qwen-image", "qwen-image", _QWEN_ASYNC,
+        SizeRule("enum", options=(*_QWEN_FIXED, (1472, 1140), (1140, 1472)), default="1664*928"),  # C3
+        _ONE, Rate(2, concurrency=2), shape=Shape.QWEN, prompt_extend=True, sync_task_metric=True,
+    ),
+    ModelRule(
+        "qwen-image-plus", "qwen-image-plus", _QWEN_ASYNC,
+        SizeRule("enum", options=(*_QWEN_FIXED, (1472, 1140), (1140, 1472)), default="1664*928"),  # C3
+        _ONE, Rate(2, concurrency=2), shape=Shape.QWEN, prompt_extend=True, sync_task_metric=True,
+    ),
+    ModelRule(
+        "qwen-image-max", "qwen-image-max", _SYNC, SizeRule("enum", options=_QWEN_FIXED, default="1664*928"),
+        _ONE, Rate(2, window=60.0), shape=Shape.QWEN, sync_task_metric=True,
+        aliases=("qwen-image-max-2025-12-30",),
+    ),
+    _QWEN20,
+    replace(_QWEN20, name="qwen-image-2.0-pro", intl_name="qwen-image-2.0-pro", rate=Rate(2, window=60.0)),
+    replace(
+        _QWEN20, name="qwen-image-3.0", intl_name="qwen-image-3.0", endpoints=_BOTH,
+        rate=Rate(2, concurrency=2),
+    ),
+    _QWEN_EDIT,
+    replace(
+        _QWEN_EDIT, name="qwen-image-edit-plus", intl_name="qwen-image-edit-plus", size=_QWEN_EDIT_PLUS_SIZE,
+        n=_QWEN_N, aliases=("qwen-image-edit-plus-2025-10-30", "qwen-image-edit-plus-2025-12-15"),
+    ),
+    replace(
+        _QWEN_EDIT, name="qwen-image-edit-max", intl_name="qwen-image-edit-max", size=_QWEN_EDIT_PLUS_SIZE,
+        n=_QWEN_N, aliases=("qwen-image-edit-max-2026-01-16",),
+    ),
+    ModelRule(
+        "wan2.5-i2i-preview", "wan2.5-i2i-preview", _I2I,
+        SizeRule("box", amin=768 * 768, amax=1280 * 1280, rmin=0.25, rmax=4, default="1280*1280"),
+        _WAN_N, Rate(5, concurrency=5), images=ImageRule(1, 3, smin=384, smax=5000), prompt_max=2000,
+        prompt_extend=True,
+    ),
+    ModelRule(
+        "wanx2.1-imageedit", None, _I2I, SizeRule("input", accepts_size=False), NRange(1, 4, 1),
+        Rate(2, concurrency=2),
+        images=ImageRule(1, 1, smin=512, smax=4096, formats=_QWEN_FORMATS - {"GIF"}),
+        kind=Kind.IMAGEEDIT,
+    ),
+)
+
+TEXT_MODELS: tuple[str, ...] = ("qwen-plus", "qwen-turbo", "qwen-max")
+
+
+def _index(region: Region) -> dict[str, ModelRule]:
+    table: dict[str, ModelRule] = {}
+    for rule in MODELS:
+        name = rule.name if region == "cn" else rule.intl_name
+        if name is None:
+            continue
+        table[name] = rule
+        for alias in rule.aliases:
+            table[alias] = rule
+    return table
+
+
+REGION_MODELS: Mapping[Region, Mapping[str, ModelRule]] = {"cn": _index("cn"), "intl": _index("intl")}
+
+
+def find_model(name: str, region: Region) -> ModelRule | None:
+    return REGION_MODELS[region].get(name)
