@@ -34,6 +34,9 @@ RUN groupadd --system --gid 10001 app \
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     python -m pip install --no-index --find-links=/wheels image-gateway \
  && command -v image-gateway
+# The default configuration; the Helm chart mounts its own ConfigMap at the same path.
+COPY config/gateway.yaml /etc/image-gateway/gateway.yaml
+ENV GATEWAY_CONFIG=/etc/image-gateway/gateway.yaml
 USER 10001:10001
 EXPOSE 8000
 ENTRYPOINT ["image-gateway"]
