@@ -25,32 +25,37 @@ class ClientGone(Exception):
     pass
 
 
-async def _until_disconnect(request: Request[Any, Any, Any]) -> None:
+async def _cancel_on_disconnect(request: Request[Any, Any, Any], task: asyncio.Task[Any], gone: list[bool]) -> None:
     while (await request.receive())["type"] != "http.disconnect":
         pass
+    gone.append(True)
+    task.cancel()
 
 
 async def unless_client_leaves(request: Request[Any, Any, Any], work: Awaitable[T]) -> T:
-    """Run ``work``, cancelling it (and its upstream polling) when the client disconnects."""
-    job = asyncio.ensure_future(work)
-    watcher = asyncio.ensure_future(_until_disconnect(request))
+    """Await ``work``, cancelling it (and its upstream polling) if the client disconnects first."""
+    current = asyncio.current_task()
+    assert current is not None
+    gone: list[bool] = []
+    watcher = asyncio.ensure_future(_cancel_on_disconnect(request, current, gone))
     try:
-        await asyncio.wait((job, watcher), return_when=asyncio.FIRST_COMPLETED)
+        return await work
+    except asyncio.CancelledError:
+        if gone:
+            current.uncancel()
+            raise ClientGone from None
+        raise
     finally:
         watcher.cancel()
-    if not job.done():
-        job.cancel()
-        await asyncio.gather(job, return_exceptions=True)
-        raise ClientGone
-    return job.result()
 
 
 def _json(payload: Any, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), media_type="application/json", headers=headers)
 
 
-@post("/v1/images/generations", guards=[require_client_key])
+@post("/v1/images/generations", status_code=200)
 async def images_generations(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    require_client_key(request)
     service: ImageService = state.images
     body = decode_request(await request.body(), ImageGenerationRequest)
     try:

@@ -76,8 +76,14 @@ class ImageService:
         )
 
     async def generate(self, req: ImageGenerationRequest) -> Served:
-        spec = self._spec(req)
-        route = self.router.resolve(req.model)
+        return await self.run(req.model, self._spec(req), req.response_format or "url")
+
+    async def run(self, model: str | None, spec: ImageSpec, response_format: str) -> Served:
+        """Images for ``spec`` from the provider serving ``model``, as an OpenAI images answer.
+
+        Every image route (generations, edits, chat) ends here.
+        """
+        route = self.router.resolve(model)
         adapter = route.target.adapter
         calls = adapter.generation_calls(route.model.id, spec)
         deadline = time.monotonic() + self.deadline_seconds
@@ -86,7 +92,7 @@ class ImageService:
                 batches = await self.engine.run_calls(route.target, calls, deadline)
                 images = [image for batch in batches for image in batch.images]
                 blobs = None
-                if req.response_format == "b64_json":
+                if response_format == "b64_json":
                     urls = [image.url for image in images]
                     blobs = await fetch_all_b64(self.client, urls, adapter.download_allowed, self.downloads)
         except TimeoutError:

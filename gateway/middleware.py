@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import os
 from typing import Any
 
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -24,7 +24,7 @@ class RequestIdMiddleware:
         if scope["type"] != "http":  # type: ignore[comparison-overlap]
             await self.app(scope, receive, send)
             return
-        request_id = f"req_{uuid.uuid4().hex}"
+        request_id = f"req_{os.urandom(16).hex()}"
         scope[REQUEST_ID_KEY] = request_id  # type: ignore[literal-required]
         header = (b"x-request-id", request_id.encode())
 

@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 import yaml
@@ -38,7 +38,14 @@ class ProviderSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     kind: str
     base_url: str
     api_key: Secret | None = None
+    #: DashScope: which regional model names and hosts apply (cn, intl).
     region: str = "cn"
+    #: OpenAI-compatible upstreams: the image models and chat models they serve.
+    image_models: tuple[str, ...] = ()
+    chat_models: tuple[str, ...] = ()
+    #: OpenAI-compatible upstreams: ask for images at /images/generations, or at
+    #: /chat/completions with a top-level size.
+    image_api: Literal["images", "chat"] = "images"
 
 
 class UpstreamSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

@@ -51,7 +51,7 @@ class Server:
         return int(self.process.returncode)
 
 
-def _clean_env(extra: Mapping[str, str]) -> dict[str, str]:
+def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "GATEWAY_", "REDIS_URL"))}
     env.update(extra)
     return env
@@ -65,7 +65,7 @@ def _spawn(name: str, args: list[str], env: Mapping[str, str], ready_path: str, 
         [sys.executable, "-m", "gateway", *args],
         stdout=out.open("wb"),
         stderr=err.open("wb"),
-        env=_clean_env(env),
+        env=clean_env(env),
     )
     server = Server(name, process, f"http://127.0.0.1:{port}", [out, err])
     deadline = time.monotonic() + 30

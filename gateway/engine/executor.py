@@ -8,11 +8,9 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import httpx
-
 from gateway.engine.gather import gather_or_cancel
 from gateway.engine.retry import Backoff
-from gateway.engine.transport import TransportError, send
+from gateway.engine.transport import TransportError, Upstream
 from gateway.settings import UpstreamSettings
 from providers.base import ImageAdapter, ImageBatch, TaskRef, UpstreamCall
 from providers.errors import ApiError, UpstreamError
@@ -36,8 +34,8 @@ class Target:
 
 
 class Engine:
-    def __init__(self, client: httpx.AsyncClient, settings: UpstreamSettings) -> None:
-        self.client = client
+    def __init__(self, upstream: Upstream, settings: UpstreamSettings) -> None:
+        self.upstream = upstream
         self.settings = settings
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.polling = Backoff(settings.poll_initial, settings.poll_max, 1.5)
@@ -73,11 +71,8 @@ class Engine:
         return max(0.1, min(cap, deadline - time.monotonic()))
 
     async def _attempt(self, target: Target, call: UpstreamCall, deadline: float) -> ImageBatch:
-        response = await send(
-            self.client,
-            call.request,
-            target.api_key,
-            read_timeout=self._read_timeout(deadline, self.settings.read_timeout),
+        response = await self.upstream.send(
+            call.request, target.api_key, read_timeout=self._read_timeout(deadline, self.settings.read_timeout)
         )
         outcome = target.adapter.parse_result(call, response)
         if isinstance(outcome, TaskRef):
@@ -92,8 +87,8 @@ class Engine:
             interval = self.polling.poll_interval(interval)
             await asyncio.sleep(interval)
             try:
-                response = await send(
-                    self.client, request, target.api_key, read_timeout=self._read_timeout(deadline, POLL_READ_TIMEOUT)
+                response = await self.upstream.send(
+                    request, target.api_key, read_timeout=self._read_timeout(deadline, POLL_READ_TIMEOUT)
                 )
                 transient = response.status == 429 or response.status >= 500
             except TransportError:

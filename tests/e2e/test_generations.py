@@ -82,7 +82,9 @@ def test_regional_names_are_translated(client: openai.OpenAI, emulators: dict[st
 
 def test_explicit_china_prefix_and_default_model(client: openai.OpenAI) -> None:
     response = client.images.with_raw_response.generate(model="dashscope/qwen-image-max", prompt="p")
+    assert response.status_code == 200
     assert response.headers["x-gateway-provider"] == "dashscope"
+    assert response.headers["content-type"] == "application/json"
     response = client.images.with_raw_response.generate(prompt="p")  # no model: the configured default
     assert response.headers["x-gateway-model"] == "wan2.7-image"
 

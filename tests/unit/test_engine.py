@@ -11,6 +11,7 @@ import pytest
 
 from gateway.engine.executor import Engine, Target
 from gateway.engine.retry import MAX_RETRY_AFTER, Backoff
+from gateway.engine.transport import Upstream
 from gateway.settings import UpstreamSettings
 from providers.base import ImageSpec
 from providers.dashscope.adapter import DashScopeAdapter
@@ -29,7 +30,10 @@ def anyio_backend() -> str:
 
 
 def engine_with(handler: Callable[[httpx.Request], httpx.Response], settings: UpstreamSettings = FAST) -> Engine:
-    return Engine(httpx.AsyncClient(transport=httpx.MockTransport(handler)), settings)
+    upstream = Upstream(
+        max_connections=10, connect_timeout=1, read_timeout=5, transport=httpx.MockTransport(handler)
+    )
+    return Engine(upstream, settings)
 
 
 def json_response(payload: object, status: int = 200) -> httpx.Response:
