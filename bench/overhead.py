@@ -33,7 +33,12 @@ DIRECT_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
 CONFIG = """
 default_provider: dashscope
 providers:
-  dashscope: {kind: dashscope, region: cn, base_url: "${DASHSCOPE_BASE_URL}", api_key: "${DASHSCOPE_API_KEY}"}
+  dashscope:
+    kind: dashscope
+    region: cn
+    base_url: "${DASHSCOPE_BASE_URL}"
+    api_key: "${DASHSCOPE_API_KEY}"
+    pacing: {documented_limits: false}   # measure the gateway, not DashScope's quotas
 """
 
 

@@ -7,7 +7,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 import msgspec
-from litestar import Request, Response, get, post
+from litestar import Request, Response, post
 from litestar.datastructures import State
 
 from gateway.auth import require_client_key
@@ -49,6 +49,12 @@ async def unless_client_leaves(request: Request[Any, Any, Any], work: Awaitable[
         watcher.cancel()
 
 
+def wants_cache(request: Request[Any, Any, Any]) -> bool:
+    """``Cache-Control: no-cache`` (or no-store) asks for a fresh image."""
+    directives = request.headers.get("cache-control", "").lower()
+    return "no-cache" not in directives and "no-store" not in directives
+
+
 def _json(payload: Any, headers: dict[str, str] | None = None) -> Response[bytes]:
     return Response(msgspec.json.encode(payload), media_type="application/json", headers=headers)
 
@@ -59,24 +65,11 @@ async def images_generations(request: Request[Any, Any, Any], state: State) -> R
     service: ImageService = state.images
     body = decode_request(await request.body(), ImageGenerationRequest)
     try:
-        served = await unless_client_leaves(request, service.generate(body))
+        served = await unless_client_leaves(request, service.generate(body, use_cache=wants_cache(request)))
     except ClientGone:
         return Response(b"", status_code=CLIENT_CLOSED)
     headers = {"x-gateway-provider": served.route.target.name, "x-gateway-model": served.route.model.id}
     return _json(served.response, headers)
 
 
-@get("/healthz", sync_to_thread=False)
-def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@get("/readyz")
-async def readyz(state: State) -> Response[bytes]:
-    ready = bool(getattr(state, "ready", False))
-    return _json({"status": "ready" if ready else "not ready"}) if ready else Response(
-        msgspec.json.encode({"status": "not ready"}), status_code=503, media_type="application/json"
-    )
-
-
-ROUTES = [images_generations, healthz, readyz]
+ROUTES = [images_generations]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,12 +16,15 @@ from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
 from gateway.http_errors import EXCEPTION_HANDLERS
 from gateway.images import ImageService
-from gateway.middleware import RequestIdMiddleware
+from gateway.keystatus import check_keys, publish
+from gateway.middleware import GatewayMiddleware
+from gateway.ops_api import OPS_ROUTES
 from gateway.routing import Router
-from gateway.settings import GatewayConfig
+from gateway.runtime import Runtime
+from gateway.settings import ConfigError, GatewayConfig
 from providers.registry import build_adapter
 
-__all__ = ["build_router", "create_app"]
+__all__ = ["build_router", "build_targets", "create_app"]
 
 log = logging.getLogger(__name__)
 
@@ -27,27 +32,56 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 10 * 1024 * 1024
 
 
-def build_router(config: GatewayConfig) -> Router:
-    targets = {
-        name: Target(
-            name,
-            build_adapter(
+def build_targets(config: GatewayConfig) -> dict[str, Target]:
+    targets = {}
+    for name, p in config.providers.items():
+        try:
+            adapter = build_adapter(
                 p.kind,
                 region=p.region,
                 base_url=p.base_url,
                 image_models=p.image_models,
                 chat_models=p.chat_models,
                 image_api=p.image_api,
-            ),
-            p.api_key,
+                models=config.models,
+            )
+        except ValueError as exc:
+            raise ConfigError(f"provider {name!r}: {exc}") from None
+        targets[name] = Target(name, adapter, p.api_key, pacing=p.pacing, read_timeout=p.read_timeout)
+    return targets
+
+
+def build_router(config: GatewayConfig, targets: dict[str, Target] | None = None) -> Router:
+    try:
+        return Router(
+            targets or build_targets(config),
+            default_provider=config.default_provider,
+            default_model=config.default_model,
+            aliases=config.aliases,
+            routes=config.routes,
         )
-        for name, p in config.providers.items()
-    }
-    return Router(targets, default_provider=config.default_provider, default_model=config.default_model)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
-def create_app(config: GatewayConfig) -> RequestIdMiddleware:
-    router = build_router(config)
+async def _watch_keys(runtime: Runtime, upstream: Upstream, targets: list[Target]) -> None:
+    interval = runtime.config.key_check_interval_seconds
+    while True:
+        try:
+            publish(runtime.metrics, await check_keys(upstream, targets))
+        except Exception:  # a failed check must never take the gateway down
+            log.exception("provider key check failed")
+        if interval <= 0:
+            return
+        await asyncio.sleep(interval)
+
+
+def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> GatewayMiddleware:
+    """The ASGI app. Raises ConfigError when the configuration cannot be served."""
+    runtime = runtime or Runtime(config)
+    targets = build_targets(config)
+    router = build_router(config, targets)
+    assert runtime.keyring is not None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -55,31 +89,33 @@ def create_app(config: GatewayConfig) -> RequestIdMiddleware:
         upstream = Upstream(
             max_connections=up.max_connections, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout
         )
-        app.state.images = ImageService(
-            router,
-            Engine(upstream, up),
-            upstream.client,
-            deadline_seconds=up.deadline_seconds,
-            downloads=config.downloads,
-        )
-        app.state.ready = True
+        engine = Engine(upstream, up, runtime.metrics)
+        app.state.upstream = upstream
+        app.state.images = ImageService(config, router, engine, upstream.client, runtime.keyring)  # type: ignore[arg-type]
+        watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
+        runtime.ready = True
         # Everything built so far lives as long as the process: keep the collector
         # from re-scanning it on every cycle (fewer, shorter pauses under load).
         gc.freeze()
         try:
             yield
         finally:
-            app.state.ready = False
+            runtime.ready = False
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await upstream.aclose()
 
     app = Litestar(
-        route_handlers=ROUTES,
+        route_handlers=[*ROUTES, *OPS_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,
         request_max_body_size=MAX_BODY_BYTES,
         logging_config=None,
     )
-    app.state.client_keys = config.api_keys
-    app.state.ready = False
-    return RequestIdMiddleware(app)
+    app.state.runtime = runtime
+    app.state.keyring = runtime.keyring
+    app.state.targets = targets
+    app.state.router = router
+    return GatewayMiddleware(app, runtime)

@@ -1,4 +1,4 @@
-"""Client authentication with gateway API keys."""
+"""Who is calling: client keys for the API, the admin key for /admin."""
 
 from __future__ import annotations
 
@@ -6,31 +6,32 @@ from typing import Any
 
 from litestar import Request
 
+from gateway.clients import ClientKey, KeyRing
+from gateway.context import current_request
 from providers.errors import AuthenticationError
-from providers.secret import Secret
 
-__all__ = ["bearer_token", "require_client_key"]
-
-
-def bearer_token(header: str | None) -> str | None:
-    if not header:
-        return None
-    scheme, _, token = header.partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
+__all__ = ["require_admin", "require_client_key"]
 
 
-def require_client_key(request: Request[Any, Any, Any]) -> None:
-    """Raise 401 unless the request carries a configured client key.
+def require_client_key(request: Request[Any, Any, Any]) -> ClientKey | None:
+    """The calling key (None when no keys are configured); raises 401.
 
     Called by each API handler rather than as a Litestar guard: guards copy the
-    route handler on every request, which showed up in profiles.
+    route handler on every request, which showed up in profiles. What the key may
+    do (models, n, requests per minute) is checked where the model is known.
     """
-    keys: tuple[Secret, ...] = request.app.state.client_keys
-    if not keys:
-        return  # only allowed while bound to loopback; the CLI enforces that
-    token = bearer_token(request.headers.get("authorization"))
-    if token is None:
-        raise AuthenticationError("Missing API key: send 'Authorization: Bearer <key>'")
-    # Check every key so the time taken does not tell which one came close.
-    if not any([key.matches(token) for key in keys]):
-        raise AuthenticationError("Incorrect API key provided")
+    ring: KeyRing = request.app.state.keyring
+    client = ring.authenticate(request.headers.get("authorization"))
+    ctx = current_request()
+    if ctx is not None and client is not None:
+        ctx.client = client.name
+        ctx.client_key = client
+    return client
+
+
+def require_admin(request: Request[Any, Any, Any]) -> None:
+    ring: KeyRing = request.app.state.keyring
+    if ring.admin_digest is None:
+        raise AuthenticationError("Admin endpoints are disabled: set GATEWAY_ADMIN_KEY (or admin_key in the config)")
+    if not ring.is_admin(request.headers.get("authorization")):
+        raise AuthenticationError("This endpoint needs the admin key")

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import msgspec
 import uvicorn
 
+from gateway.logs import configure_logging
 from gateway.settings import ConfigError, GatewayConfig, load_config
 from providers.secret import Secret
 
@@ -50,6 +51,7 @@ def _uvicorn_config(app: object, host: str, port: int, log_level: str = "info") 
         lifespan="on",
         access_log=False,
         log_level=log_level,
+        log_config=None,
         backlog=4096,
         timeout_keep_alive=30,
         # Client addresses are not used; trusting X-Forwarded-For costs time per request.
@@ -93,16 +95,23 @@ def _has_dashscope_key(config: GatewayConfig) -> bool:
     return any(p.api_key for p in config.providers.values() if p.kind == "dashscope")
 
 
-def cmd_serve(args: argparse.Namespace) -> int:
+def _load(path: str | None) -> GatewayConfig | None:
     try:
-        config = load_config(args.config)
+        return load_config(path)
     except ConfigError as exc:
         print(f"image-gateway: {exc}", file=sys.stderr)
+        return None
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    configure_logging()
+    config = _load(args.config)
+    if config is None:
         return 2
-    if not config.api_keys and not _is_loopback(args.host):
+    if not config.has_client_keys and not _is_loopback(args.host):
         print(
             f"image-gateway: refusing to listen on {args.host} without client keys: anyone could spend "
-            "your provider credits. Set GATEWAY_API_KEYS (or api_keys in the config), or bind to 127.0.0.1.",
+            "your provider credits. Set GATEWAY_API_KEYS (or keys in the config), or bind to 127.0.0.1.",
             file=sys.stderr,
         )
         return 2
@@ -112,9 +121,64 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Never fall back to fake images on a real deployment: say so and serve as configured.
         print("image-gateway: warning: no DashScope key is set; DashScope models will fail", file=sys.stderr)
     from gateway.app import create_app
+    from gateway.runtime import Runtime
+    from gateway.server import DrainingServer
 
-    uvicorn.Server(_uvicorn_config(create_app(config), args.host, args.port)).run()
+    runtime = Runtime(config)
+    try:
+        app = create_app(config, runtime)
+    except ConfigError as exc:
+        print(f"image-gateway: {exc}", file=sys.stderr)
+        return 2
+    DrainingServer(_uvicorn_config(app, args.host, args.port), runtime).run()
     return 0
+
+
+def cmd_check_config(args: argparse.Namespace) -> int:
+    config = _load(args.path)
+    if config is None:
+        return 2
+    from gateway.app import build_router
+
+    try:
+        router = build_router(config)
+    except ConfigError as exc:
+        print(f"image-gateway: {exc}", file=sys.stderr)
+        return 2
+    models = sum(len(target.adapter.models()) for target in router.targets.values())
+    print(
+        f"{args.path or 'configuration'}: OK ({len(config.providers)} providers, {models} models, "
+        f"{len(config.aliases)} aliases, {len(config.routes)} routes)"
+    )
+    return 0
+
+
+def cmd_keys(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    if config is None:
+        return 2
+    import asyncio
+
+    from gateway.app import build_targets
+    from gateway.engine.transport import Upstream
+    from gateway.keystatus import check_keys
+
+    async def run() -> list[dict[str, str | None]]:
+        up = config.upstream
+        upstream = Upstream(max_connections=16, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout)
+        try:
+            return [s.as_dict() for s in await check_keys(upstream, list(build_targets(config).values()))]
+        finally:
+            await upstream.aclose()
+
+    rows = asyncio.run(run())
+    print(f"{'provider':<20} {'key':<8} {'status':<12} {'fingerprint':<12} warning")
+    for row in rows:
+        print(
+            f"{row['provider']:<20} {row['key']:<8} {row['status']:<12} {row['fingerprint'] or '-':<12} "
+            f"{row['warning'] or ''}".rstrip()
+        )
+    return 0 if all(row["status"] in ("valid", "not set") for row in rows) else 1
 
 
 def cmd_emulator(args: argparse.Namespace) -> int:
@@ -145,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--pending", type=float, default=0.2, help="seconds an async task stays PENDING")
     emulator.add_argument("--enforce-limits", action="store_true", help="apply DashScope's rate and concurrency limits")
     emulator.set_defaults(func=cmd_emulator)
+
+    check = sub.add_parser("check-config", help="validate a config file without starting")
+    check.add_argument("path", nargs="?", help="config file (default: $GATEWAY_CONFIG or config/gateway.yaml)")
+    check.set_defaults(func=cmd_check_config)
+
+    keys = sub.add_parser("keys", help="show each provider key's status (never the key)")
+    keys.add_argument("--config", help="config file (default: $GATEWAY_CONFIG or config/gateway.yaml)")
+    keys.set_defaults(func=cmd_keys)
     return parser
 
 

@@ -1,22 +1,33 @@
-"""Image generation: validate, route, run the upstream calls, shape the OpenAI answer."""
+"""Image requests: authorize, route with fallback, run the upstream calls, shape the OpenAI answer.
+
+Every image route (generations, edits, chat) ends in :meth:`ImageService.run`.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import io
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
+import msgspec
 from PIL import Image
 
+from gateway.cache import ResponseCache, SingleFlight, request_fingerprint, url_expiry
+from gateway.clients import KeyRing
+from gateway.context import RequestContext, current_request
 from gateway.engine.downloads import b64, fetch_all_b64
 from gateway.engine.executor import Engine
+from gateway.resilience.breaker import Breaker
+from gateway.resilience.pacing import QueueFull
 from gateway.routing import Route, Router
 from gateway.schemas import ImageData, ImageGenerationRequest, ImagesResponse, ImagesUsage
-from gateway.settings import DownloadSettings
+from gateway.settings import GatewayConfig
 from providers.base import ImageBatch, ImageSpec
-from providers.errors import InvalidRequest, UpstreamTimeout
+from providers.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamTimeout
 
 __all__ = ["MAX_N", "ImageService", "Served"]
 
@@ -28,6 +39,8 @@ MAX_N = 10
 class Served:
     response: ImagesResponse
     route: Route
+    #: "hit", "miss", "bypass", "shared" (joined an identical request in flight) or None.
+    cache: str | None = None
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
@@ -52,18 +65,32 @@ def _usage(batches: list[ImageBatch]) -> ImagesUsage | None:
 class ImageService:
     def __init__(
         self,
+        config: GatewayConfig,
         router: Router,
         engine: Engine,
         client: httpx.AsyncClient,
-        *,
-        deadline_seconds: float,
-        downloads: DownloadSettings,
+        keyring: KeyRing,
     ) -> None:
+        self.config = config
         self.router = router
         self.engine = engine
         self.client = client
-        self.deadline_seconds = deadline_seconds
-        self.downloads = downloads
+        self.keyring = keyring
+        self.metrics = engine.metrics
+        self.deadline_seconds = config.upstream.deadline_seconds
+        self.cache: ResponseCache[Served] = ResponseCache(
+            max_bytes=config.cache.max_bytes, ttl=config.cache.ttl_seconds
+        )
+        self.flights = SingleFlight()
+        self._breakers: dict[tuple[str, str], Breaker] = {}
+
+    def breaker(self, route: Route) -> Breaker:
+        key = (route.target.name, route.model.id)
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            settings = self.config.circuit_breaker
+            breaker = self._breakers[key] = Breaker(settings.failure_threshold, settings.cooldown_seconds)
+        return breaker
 
     def _spec(self, req: ImageGenerationRequest) -> ImageSpec:
         n = 1 if req.n is None else req.n
@@ -75,30 +102,125 @@ class ImageService:
             prompt=req.prompt, n=n, size=req.size, quality=req.quality, style=req.style, extras=req.extras()
         )
 
-    async def generate(self, req: ImageGenerationRequest) -> Served:
-        return await self.run(req.model, self._spec(req), req.response_format or "url")
+    async def generate(self, req: ImageGenerationRequest, *, use_cache: bool = True) -> Served:
+        return await self.run(req.model, self._spec(req), req.response_format or "url", use_cache=use_cache)
 
-    async def run(self, model: str | None, spec: ImageSpec, response_format: str) -> Served:
-        """Images for ``spec`` from the provider serving ``model``, as an OpenAI images answer.
+    async def run(self, model: str | None, spec: ImageSpec, response_format: str, *, use_cache: bool = True) -> Served:
+        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer."""
+        ctx = current_request()
+        name = self.router.canonical(model)
+        if ctx is not None:
+            ctx.model = name
+            ctx.prompt = spec.prompt
+        await self.keyring.authorize(ctx.client_key if ctx else None, {model or name, name}, spec.n)
+        routes = self.router.candidates(name)
+        key = request_fingerprint(name, spec.prompt, spec.n, spec.size, spec.quality, spec.style,
+                                  dict(spec.extras), spec.images, response_format)
+        cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
+        if cacheable and use_cache:
+            hit = self.cache.get(key)
+            self.metrics.cache.labels("hit" if hit else "miss").inc()
+            if hit is not None:
+                return self._note(ctx, dataclasses.replace(hit, cache="hit"))
+        elif cacheable:
+            self.metrics.cache.labels("bypass").inc()
+        # Identical requests in flight share one upstream call, per client key.
+        flight_key = f"{ctx.client if ctx else ''}:{key}"
+        served, joined = await self.flights.run(flight_key, lambda: self._serve(routes, spec, response_format))
+        if cacheable:
+            self._store(key, served, response_format)
+        cache = "shared" if joined else ("miss" if cacheable and use_cache else "bypass" if cacheable else None)
+        return self._note(ctx, dataclasses.replace(served, cache=cache))
 
-        Every image route (generations, edits, chat) ends here.
-        """
-        route = self.router.resolve(model)
-        adapter = route.target.adapter
-        calls = adapter.generation_calls(route.model.id, spec)
+    def _note(self, ctx: RequestContext | None, served: Served) -> Served:
+        if ctx is not None:
+            ctx.model = served.route.model.id
+            ctx.provider = served.route.target.name
+            ctx.images = len(served.response.data)
+            ctx.cache = served.cache
+        return served
+
+    def _store(self, key: str, served: Served, response_format: str) -> None:
+        valid_for = None
+        if response_format == "url":
+            now = time.time()
+            expiry = min(url_expiry(d.url, now) for d in served.response.data if d.url)
+            valid_for = expiry - now - 600.0
+        size = len(msgspec.json.encode(served.response))
+        self.cache.put(key, served, size=size, valid_for=valid_for)
+
+    async def _serve(self, routes: Sequence[Route], spec: ImageSpec, response_format: str) -> Served:
         deadline = time.monotonic() + self.deadline_seconds
         try:
             async with asyncio.timeout(self.deadline_seconds):
-                batches = await self.engine.run_calls(route.target, calls, deadline)
-                images = [image for batch in batches for image in batch.images]
-                blobs = None
-                if response_format == "b64_json":
-                    urls = [image.url for image in images]
-                    blobs = await fetch_all_b64(self.client, urls, adapter.download_allowed, self.downloads)
+                return await self._fallback(routes, spec, response_format, deadline)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"The upstream did not finish within the gateway's {self.deadline_seconds:g}s deadline"
             ) from None
+
+    async def _fallback(self, routes: Sequence[Route], spec: ImageSpec, response_format: str,
+                        deadline: float) -> Served:
+        """Try each target in order; only failures another target could avoid move on."""
+        last: ApiError | None = None
+        ctx = current_request()
+        for index, route in enumerate(routes):
+            if index and last is not None:
+                self.metrics.fallbacks.labels(route.model.id, routes[index - 1].target.name, route.target.name).inc()
+                if ctx is not None:
+                    ctx.fallbacks += 1
+            breaker = self.breaker(route)
+            if not breaker.allow():
+                last = ServiceUnavailable(
+                    f"Provider '{route.target.name}' is failing for '{route.model.id}' (circuit open)",
+                    retry_after=breaker.retry_in(), code="circuit_open",
+                )
+                continue
+            try:
+                served = await self._serve_at(route, spec, response_format, deadline)
+            except ApiError as err:
+                self._judge(breaker, err)
+                self._circuit_metric(route, breaker)
+                if not err.retryable:
+                    raise
+                last = err
+                continue
+            except BaseException:
+                breaker.release()
+                raise
+            breaker.success()
+            self._circuit_metric(route, breaker)
+            return served
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _judge(breaker: Breaker, err: ApiError) -> None:
+        if isinstance(err, QueueFull):
+            breaker.release()  # our own queue: says nothing about the upstream
+        elif err.retryable:
+            breaker.failure()
+        else:
+            breaker.success()  # the upstream answered (a 4xx is about the request)
+
+    def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
+        self.metrics.circuit.labels(route.target.name, route.model.id).set(int(breaker.state))
+
+    async def _serve_at(self, route: Route, spec: ImageSpec, response_format: str, deadline: float) -> Served:
+        adapter = route.target.adapter
+        calls = adapter.generation_calls(route.model.id, spec)
+        ctx = current_request()
+        waiting_from = time.monotonic()
+        try:
+            batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
+            images = [image for batch in batches for image in batch.images]
+            blobs = None
+            if response_format == "b64_json":
+                urls = [image.url for image in images]
+                blobs = await fetch_all_b64(self.client, urls, adapter.download_allowed, self.config.downloads)
+        finally:
+            if ctx is not None:
+                ctx.waiting_seconds += time.monotonic() - waiting_from
         size = next((b.size for b in batches if b.size), None)
         if blobs is None:
             data = [ImageData(url=image.url, revised_prompt=image.revised_prompt) for image in images]
@@ -108,6 +230,11 @@ class ImageService:
                 for image, blob in zip(images, blobs, strict=True)
             ]
             size = size or _image_size(blobs[0])
+        labels = (route.target.name, route.model.id)
+        self.metrics.images.labels(*labels).inc(len(data))
+        price = self.config.prices.get(route.model.id)
+        if price:
+            self.metrics.cost.labels(*labels).inc(price * len(data))
         response = ImagesResponse(
             created=int(time.time()),
             data=data,

@@ -1,14 +1,18 @@
-"""Model names -> the provider that serves them.
+"""Model names -> the ordered targets that may serve them.
 
-``wan2.7-image`` goes to the default provider; ``dashscope-intl/wan2.7-image``
-names the provider. The adapter translates regional names.
+``wan2.7-image`` goes to the default provider, or to the targets of a configured
+route (weighted first choice, then the rest in order as fallbacks);
+``dashscope-intl/wan2.7-image`` names the provider. Aliases (``dall-e-3``) are
+expanded first. The adapter translates regional names.
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Mapping
 
 from gateway.engine.executor import Target
+from gateway.settings import RouteSettings
 from providers.base import ModelInfo
 from providers.errors import ModelNotFound
 
@@ -22,24 +26,66 @@ class Route:
         self.target = target
         self.model = model
 
+    def __repr__(self) -> str:
+        return f"Route({self.target.name}/{self.model.id})"
+
 
 class Router:
-    def __init__(self, targets: Mapping[str, Target], *, default_provider: str, default_model: str) -> None:
+    def __init__(
+        self,
+        targets: Mapping[str, Target],
+        *,
+        default_provider: str,
+        default_model: str,
+        aliases: Mapping[str, str] | None = None,
+        routes: Mapping[str, RouteSettings] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
         self.targets = dict(targets)
         self.default_provider = default_provider
         self.default_model = default_model
+        self.aliases = dict(aliases or {})
+        self.rng = rng or random.Random()
+        self.routes: dict[str, list[tuple[Route, float]]] = {}
+        for name, settings in (routes or {}).items():
+            resolved = []
+            for target in settings.targets:
+                model = target.model or name
+                info = self.targets[target.provider].adapter.resolve(model)
+                if info is None:
+                    raise ValueError(f"route {name!r}: provider {target.provider!r} does not offer {model!r}")
+                resolved.append((Route(self.targets[target.provider], info), target.weight))
+            self.routes[name] = resolved
 
-    def resolve(self, requested: str | None) -> Route:
+    def canonical(self, requested: str | None) -> str:
+        """The name a request means: the default model when absent, aliases expanded."""
         name = (requested or "").strip() or self.default_model
+        return self.aliases.get(name, name)
+
+    def _ordered(self, name: str) -> list[Route]:
+        choices = self.routes[name]
+        weighted = [(route, weight) for route, weight in choices if weight > 0]
+        if len(weighted) <= 1:
+            return [route for route, _ in choices]
+        first = self.rng.choices([r for r, _ in weighted], weights=[w for _, w in weighted])[0]
+        return [first, *(route for route, _ in choices if route is not first)]
+
+    def candidates(self, requested: str | None) -> list[Route]:
+        """Targets to try in order; raises ModelNotFound when nothing serves the name."""
+        name = self.canonical(requested)
         prefix, sep, bare = name.partition("/")
         if sep and prefix in self.targets:
             target, model_name = self.targets[prefix], bare
+        elif name in self.routes:
+            return self._ordered(name)
         else:
             target, model_name = self.targets[self.default_provider], name
         info = target.adapter.resolve(model_name)
         if info is None:
             raise ModelNotFound(
-                f"The model '{name}' does not exist or is not offered by provider '{target.name}'",
-                param="model",
+                f"The model '{name}' does not exist or is not offered by provider '{target.name}'", param="model"
             )
-        return Route(target, info)
+        return [Route(target, info)]
+
+    def resolve(self, requested: str | None) -> Route:
+        return self.candidates(requested)[0]

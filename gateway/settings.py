@@ -1,7 +1,8 @@
 """Gateway configuration: ``config/gateway.yaml`` (or ``--config`` / ``GATEWAY_CONFIG``) plus environment.
 
 Secrets only ever come from environment references (``${DASHSCOPE_API_KEY}``)
-and are held as :class:`~providers.secret.Secret`.
+and are held as :class:`~providers.secret.Secret`. A file that cannot be used
+stops the start with the file, the line and the reason.
 """
 
 from __future__ import annotations
@@ -18,23 +19,55 @@ import yaml
 from providers.secret import Secret
 
 __all__ = [
+    "DEFAULT_ALIASES",
+    "BreakerSettings",
+    "CacheSettings",
+    "ClientKeySettings",
     "ConfigError",
     "DownloadSettings",
     "GatewayConfig",
+    "Limits",
+    "PacingSettings",
     "ProviderSettings",
+    "RouteSettings",
+    "RouteTarget",
     "UpstreamSettings",
     "load_config",
+    "parse_config",
 ]
 
 DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+DEFAULT_ALIASES = {"dall-e-3": "wan2.7-image", "dall-e-2": "wanx2.1-t2i-turbo", "gpt-image-1": "wan2.7-image-pro"}
+
+Struct = msgspec.Struct
 
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
 
 
-class ProviderSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class Limits(Struct, frozen=True, forbid_unknown_fields=True):
+    #: Upstream submits per second (None: no pacing by rate).
+    rps: float | None = None
+    #: Upstream calls or tasks at once (None: no limit).
+    concurrency: int | None = None
+
+
+class PacingSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    #: Pace each model to the provider's documented limits (DashScope rate table).
+    documented_limits: bool = True
+    #: Per-model overrides of those limits, by model id.
+    models: dict[str, Limits] = {}
+    #: Requests waiting for a slot per model; past it, 429 with retry-after.
+    queue_size: int = 1000
+    #: Longest a request waits for a slot before a 429.
+    queue_timeout_seconds: float = 60.0
+    #: Task polls per second per provider key (DashScope allows 20 per account).
+    poll_qps: float = 20.0
+
+
+class ProviderSettings(Struct, frozen=True, forbid_unknown_fields=True):
     kind: str
     base_url: str
     api_key: Secret | None = None
@@ -46,10 +79,14 @@ class ProviderSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: OpenAI-compatible upstreams: ask for images at /images/generations, or at
     #: /chat/completions with a top-level size.
     image_api: Literal["images", "chat"] = "images"
+    #: Per-provider timeouts; unset ones come from ``upstream``.
+    connect_timeout: float | None = None
+    read_timeout: float | None = None
+    pacing: PacingSettings = msgspec.field(default_factory=PacingSettings)
 
 
-class UpstreamSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    #: Whole-request budget, polling included (504 upstream_timeout past it).
+class UpstreamSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    #: Whole-request budget, polling and fallbacks included (504 upstream_timeout past it).
     deadline_seconds: float = 300.0
     connect_timeout: float = 5.0
     #: Sync image calls can take minutes (DashScope cuts them at about 300 s).
@@ -64,28 +101,91 @@ class UpstreamSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     max_connections: int = 4096
 
 
-class DownloadSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class DownloadSettings(Struct, frozen=True, forbid_unknown_fields=True):
     timeout_seconds: float = 60.0
     max_bytes: int = 64 * 1024 * 1024
     concurrency: int = 8
 
 
-class GatewayConfig(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+class RouteTarget(Struct, frozen=True, forbid_unknown_fields=True):
+    provider: str
+    #: Model id at that provider; defaults to the route's name.
+    model: str | None = None
+    #: Share of first attempts among the route's targets (0 = fallback only).
+    weight: float = 1.0
+
+
+class RouteSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    targets: tuple[RouteTarget, ...]
+
+
+class ClientKeySettings(Struct, frozen=True, forbid_unknown_fields=True):
+    name: str
+    key: Secret
+    #: Model names or fnmatch patterns this key may use.
+    models: tuple[str, ...] = ("*",)
+    rpm: int | None = None
+    max_n: int | None = None
+
+
+class CacheSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    enabled: bool = True
+    ttl_seconds: float = 3600.0
+    max_bytes: int = 256 * 1024 * 1024
+
+
+class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    failure_threshold: int = 5
+    cooldown_seconds: float = 30.0
+
+
+class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     providers: dict[str, ProviderSettings]
     default_model: str = "wan2.7-image"
     default_provider: str = "dashscope"
     upstream: UpstreamSettings = msgspec.field(default_factory=UpstreamSettings)
     downloads: DownloadSettings = msgspec.field(default_factory=DownloadSettings)
-    #: Client keys; GATEWAY_API_KEYS adds to them.
+    #: Catalog entries added or overridden, by model id (DashScope providers).
+    models: dict[str, dict[str, Any]] = {}
+    aliases: dict[str, str] = msgspec.field(default_factory=lambda: dict(DEFAULT_ALIASES))
+    routes: dict[str, RouteSettings] = {}
+    #: Unnamed client keys (all models, no limits); GATEWAY_API_KEYS adds to them.
     api_keys: tuple[Secret, ...] = ()
+    keys: tuple[ClientKeySettings, ...] = ()
+    #: Key for /admin endpoints (or GATEWAY_ADMIN_KEY).
+    admin_key: Secret | None = None
+    cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
+    circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
+    #: Estimated price per generated image, by model id (for the cost metric).
+    prices: dict[str, float] = {}
+    #: Longest a SIGTERM waits for in-flight requests; default: the upstream deadline.
+    drain_seconds: float | None = None
+    #: How often provider keys are re-probed for the key-status gauge (0 = never).
+    key_check_interval_seconds: float = 300.0
     log_prompts: bool = False
 
     def __post_init__(self) -> None:
         if self.default_provider not in self.providers:
-            raise ValueError(f"default_provider {self.default_provider!r} is not a configured provider")
+            raise ValueError(f"default_provider {self.default_provider!r} is not one of the providers")
         for name in self.providers:
             if "/" in name:
                 raise ValueError(f"provider name {name!r} may not contain '/'")
+        for route, settings in self.routes.items():
+            if not settings.targets:
+                raise ValueError(f"route {route!r} has no targets")
+            for target in settings.targets:
+                if target.provider not in self.providers:
+                    raise ValueError(f"route {route!r} names unknown provider {target.provider!r}")
+                if target.weight < 0:
+                    raise ValueError(f"route {route!r}: weights cannot be negative")
+
+    @property
+    def has_client_keys(self) -> bool:
+        return bool(self.api_keys or self.keys)
+
+    @property
+    def drain_deadline(self) -> float:
+        return self.drain_seconds if self.drain_seconds is not None else self.upstream.deadline_seconds
 
 
 def _interpolate(value: Any, env: Mapping[str, str]) -> Any:
@@ -104,28 +204,89 @@ def _dec_hook(type_: type, obj: Any) -> Any:
     raise NotImplementedError
 
 
-def _drop_empty_keys(raw: dict[str, Any]) -> None:
-    # An unset ${ENV} reference leaves an empty key: treat it as "no key".
+def _drop_unset_secrets(raw: dict[str, Any]) -> None:
+    # An unset ${ENV} reference leaves an empty string: that means "no key".
     for provider in (raw.get("providers") or {}).values():
         if isinstance(provider, dict) and not provider.get("api_key"):
             provider.pop("api_key", None)
+    if not raw.get("admin_key"):
+        raw.pop("admin_key", None)
     raw["api_keys"] = [k for k in raw.get("api_keys") or [] if k]
+    raw["keys"] = [k for k in raw.get("keys") or [] if not isinstance(k, dict) or k.get("key")]
+
+
+def _line_of(text: str, path: str) -> int | None:
+    """The 1-based line of the YAML node at a msgspec error path like ``$.providers.x[0].y``."""
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = 1
+    for key, index in re.findall(r"\.([^.\[]+)|\[(\d+)\]", path.removeprefix("$")):
+        if isinstance(node, yaml.MappingNode) and key:
+            match = next(((k, v) for k, v in node.value if k.value == key), None)
+            if match is None:
+                break
+            line = match[0].start_mark.line + 1
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and index and int(index) < len(node.value):
+            node = node.value[int(index)]
+            line = node.start_mark.line + 1
+        else:
+            break
+    return line
+
+
+#: Mapping sections whose entries msgspec reports only as ``[...]``: checked one by one to name the key.
+_KEYED_SECTIONS: dict[str, Any] = {
+    "providers": ProviderSettings,
+    "routes": RouteSettings,
+    "aliases": str,
+    "prices": float,
+    "models": dict[str, Any],
+}
+
+
+def _name_the_key(raw: dict[str, Any], path: str) -> str:
+    match = re.match(r"^\$\.(\w+)\[\.\.\.\](.*)$", path)
+    if not match or match.group(1) not in _KEYED_SECTIONS or not isinstance(raw.get(match.group(1)), dict):
+        return path
+    section, rest = match.groups()
+    for key, value in raw[section].items():
+        try:
+            msgspec.convert(value, _KEYED_SECTIONS[section], dec_hook=_dec_hook)
+        except msgspec.ValidationError:
+            return f"$.{section}.{key}{rest}"
+    return path
+
+
+def _where(source: str, text: str, raw: dict[str, Any], error: msgspec.ValidationError) -> str:
+    message = str(error)
+    path = message.rsplit(" - at `", 1)[1].rstrip("`") if " - at `" in message else "$"
+    path = _name_the_key(raw, path)
+    reason = message.rsplit(" - at `", 1)[0]
+    line = _line_of(text, path)
+    return f"{source}:{line}: {reason} (at {path})" if line else f"{source}: {reason} (at {path})"
 
 
 def parse_config(text: str, env: Mapping[str, str], source: str) -> GatewayConfig:
     try:
         raw = yaml.safe_load(text) or {}
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{source}: not valid YAML: {exc}") from None
+        mark = getattr(exc, "problem_mark", None)
+        line = f":{mark.line + 1}" if mark is not None else ""
+        raise ConfigError(f"{source}{line}: not valid YAML: {getattr(exc, 'problem', exc)}") from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping")
+        raise ConfigError(f"{source}:1: the top level must be a mapping")
     raw = _interpolate(raw, env)
-    _drop_empty_keys(raw)
+    _drop_unset_secrets(raw)
     raw["api_keys"] += [k.strip() for k in env.get("GATEWAY_API_KEYS", "").split(",") if k.strip()]
+    if env.get("GATEWAY_ADMIN_KEY"):
+        raw["admin_key"] = env["GATEWAY_ADMIN_KEY"]
     try:
         return msgspec.convert(raw, GatewayConfig, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
-        raise ConfigError(f"{source}: {exc}") from None
+        raise ConfigError(_where(source, text, raw, exc)) from None
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> GatewayConfig:

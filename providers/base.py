@@ -10,15 +10,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+if TYPE_CHECKING:
+    from providers.errors import ApiError
 
 __all__ = [
+    "ChatProxy",
     "GeneratedImage",
     "HttpRequest",
     "HttpResponse",
     "ImageAdapter",
     "ImageBatch",
     "ImageSpec",
+    "KeyProber",
     "ModelInfo",
     "TaskRef",
     "TokenUsage",
@@ -111,6 +116,33 @@ class ModelInfo:
     max_n: int
     modes: tuple[str, ...]
     size_rule: str
+    #: The provider's documented limits for this model: submits per second and
+    #: concurrent tasks (None = no documented limit). The engine paces to them.
+    rps: float | None = None
+    concurrency: int | None = None
+    #: "image", or "chat" for a text model an OpenAI-compatible provider serves
+    #: (its chat calls are proxied; it makes no images).
+    kind: str = "image"
+    #: Input (reference) images a request may carry, [min, max]; (0, 0): text-to-image only.
+    images: tuple[int, int] = (0, 0)
+    #: Limits per input image: bytes, pixels per side, width/height, and whether
+    #: the model takes an alpha channel (the gateway flattens it when not).
+    image_max_bytes: int = 10 * 1024 * 1024
+    image_side: tuple[int, int] = (240, 8000)
+    image_ratio: tuple[float, float] = (0.125, 8.0)
+    image_alpha: bool = True
+    #: How ``size: auto`` is sent when there are input images: "token" (the model's
+    #: 1K/2K, chosen by quality), "ratio" (the last input's aspect ratio, sent as
+    #: W x H) or "omit" (nothing: the model decides).
+    auto_size: str = "omit"
+    size_tokens: tuple[str, ...] = ()
+    #: The size rule with input images, in words ("" when it is ``size_rule``).
+    edit_size_rule: str = ""
+
+    @property
+    def edits(self) -> bool:
+        """Whether the model takes input images (image edits, references in chat)."""
+        return self.images[1] > 0
 
 
 class ImageAdapter(Protocol):
@@ -136,3 +168,28 @@ class ImageAdapter(Protocol):
 
     def download_allowed(self, url: str) -> bool:
         """Whether the gateway may fetch this result URL (SSRF guard)."""
+
+
+@runtime_checkable
+class KeyProber(Protocol):
+    """Adapters that can tell, at no cost, whether the provider accepts a key."""
+
+    def key_probe(self) -> HttpRequest:
+        """A request that succeeds with a valid key and costs nothing."""
+
+    def key_probe_result(self, response: HttpResponse) -> str:
+        """"valid" or "invalid" from the probe's answer ("unreachable" is the engine's call)."""
+
+    def key_warning(self, key: str) -> str | None:
+        """A warning about the key's kind (e.g. one that cannot serve images), or None."""
+
+
+@runtime_checkable
+class ChatProxy(Protocol):
+    """Adapters whose upstream also serves chat models, proxied to it as they are."""
+
+    def chat_request(self, model: str, body: bytes, *, stream: bool) -> HttpRequest:
+        """The upstream request for a client's chat body (``model`` is the upstream name)."""
+
+    def chat_error(self, response: HttpResponse) -> ApiError:
+        """The error for an upstream chat answer with an error status."""

@@ -15,12 +15,18 @@ TEST_CONFIG = """
 default_model: wan2.7-image
 default_provider: dashscope
 providers:
-  dashscope: {kind: dashscope, region: cn, base_url: "${DASHSCOPE_BASE_URL}", api_key: "${DASHSCOPE_API_KEY}"}
+  dashscope:
+    kind: dashscope
+    region: cn
+    base_url: "${DASHSCOPE_BASE_URL}"
+    api_key: "${DASHSCOPE_API_KEY}"
+    pacing: {documented_limits: false}
   dashscope-intl:
     kind: dashscope
     region: intl
     base_url: "${DASHSCOPE_INTL_BASE_URL}"
     api_key: "${DASHSCOPE_INTL_API_KEY}"
+    pacing: {documented_limits: false}
 upstream:
   deadline_seconds: %(deadline)s
   backoff_initial: 0.05

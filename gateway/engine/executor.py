@@ -1,18 +1,21 @@
-"""Runs upstream calls: send, retry with backoff, poll async tasks, all under one deadline."""
+"""Runs upstream calls: pace, send, retry with backoff, poll async tasks, all under one deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.engine.gather import gather_or_cancel
 from gateway.engine.retry import Backoff
 from gateway.engine.transport import TransportError, Upstream
-from gateway.settings import UpstreamSettings
-from providers.base import ImageAdapter, ImageBatch, TaskRef, UpstreamCall
+from gateway.metrics import Metrics
+from gateway.resilience.pacing import Pacer, RateSpacer
+from gateway.settings import PacingSettings, UpstreamSettings
+from providers.base import HttpRequest, HttpResponse, ImageAdapter, ImageBatch, ModelInfo, TaskRef, UpstreamCall
 from providers.errors import ApiError, UpstreamError
 from providers.secret import Secret
 
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 
 #: A single poll should never hang on its own for long; the next one will tell.
 POLL_READ_TIMEOUT = 30.0
+_LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,79 +35,150 @@ class Target:
     name: str
     adapter: ImageAdapter
     api_key: Secret | None
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+    read_timeout: float | None = None
+
+
+def _code_label(err: ApiError) -> str:
+    return _LABEL_SAFE.sub("_", err.upstream_code or err.code or "unknown")[:64]
 
 
 class Engine:
-    def __init__(self, upstream: Upstream, settings: UpstreamSettings) -> None:
+    def __init__(self, upstream: Upstream, settings: UpstreamSettings, metrics: Metrics | None = None) -> None:
         self.upstream = upstream
         self.settings = settings
+        self.metrics = metrics or Metrics()
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.polling = Backoff(settings.poll_initial, settings.poll_max, 1.5)
+        self._pacers: dict[tuple[str, str], Pacer] = {}
+        self._poll_spacers: dict[str, RateSpacer] = {}
 
-    async def run_calls(self, target: Target, calls: Sequence[UpstreamCall], deadline: float) -> list[ImageBatch]:
+    def pacer(self, target: Target, model: ModelInfo) -> Pacer:
+        pacer = self._pacers.get((target.name, model.id))
+        if pacer is None:
+            settings = target.pacing
+            override = settings.models.get(model.id)
+            documented = settings.documented_limits
+            pacer = Pacer(
+                concurrency=override.concurrency if override else (model.concurrency if documented else None),
+                rps=override.rps if override else (model.rps if documented else None),
+                queue_size=settings.queue_size,
+                queue_timeout=settings.queue_timeout_seconds,
+            )
+            self._pacers[(target.name, model.id)] = pacer
+        return pacer
+
+    def _poll_spacer(self, target: Target) -> RateSpacer:
+        # Keyed by the key itself: DashScope's 20 QPS task-query limit is per account key.
+        key = target.api_key.fingerprint() if target.api_key else target.name
+        spacer = self._poll_spacers.get(key)
+        if spacer is None:
+            spacer = self._poll_spacers[key] = RateSpacer(target.pacing.poll_qps)
+        return spacer
+
+    async def run_calls(
+        self, target: Target, calls: Sequence[UpstreamCall], deadline: float, model: ModelInfo
+    ) -> list[ImageBatch]:
         """Every call's images, in call order; the first failure cancels the rest."""
         if len(calls) == 1:
-            return [await self.run_call(target, calls[0], deadline)]
-        return await gather_or_cancel(self.run_call(target, call, deadline) for call in calls)
+            return [await self.run_call(target, calls[0], deadline, model)]
+        return await gather_or_cancel(self.run_call(target, call, deadline, model) for call in calls)
 
-    async def run_call(self, target: Target, call: UpstreamCall, deadline: float) -> ImageBatch:
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                return await self._attempt(target, call, deadline)
-            except ApiError as err:
-                if not self._may_retry(err, call, attempt):
-                    raise
-                delay = self.backoff.delay(attempt, err.retry_after)
-                if time.monotonic() + delay >= deadline:
-                    raise
-                log.info("retrying %s after %s (attempt %d, %.2fs)", target.name, err.code, attempt, delay)
-                await asyncio.sleep(delay)
+    async def run_call(self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo) -> ImageBatch:
+        pacer = self.pacer(target, model)
+        async with pacer.slot(deadline) as waited:
+            self.metrics.queue_wait.labels(target.name, model.id).observe(waited)
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    return await self._attempt(target, call, deadline, model, pacer)
+                except ApiError as err:
+                    self.metrics.upstream_errors.labels(target.name, model.id, _code_label(err)).inc()
+                    if not self._may_retry(err, call, attempt):
+                        raise self._final(err, call) from None
+                    delay = self.backoff.delay(attempt, err.retry_after)
+                    if time.monotonic() + delay >= deadline:
+                        raise
+                    self.metrics.retries.labels(target.name, model.id).inc()
+                    log.info("retrying %s/%s after %s (attempt %d, %.2fs)", target.name, model.id, err.code,
+                             attempt, delay)
+                    await asyncio.sleep(delay)
 
     def _may_retry(self, err: ApiError, call: UpstreamCall, attempt: int) -> bool:
-        if not err.retryable or attempt >= self.settings.max_attempts:
-            return False
-        # A submit that may have reached DashScope may have created (and will bill) a task.
-        return not (call.creates_task and isinstance(err, TransportError) and not err.nothing_sent)
+        return err.retryable and attempt < self.settings.max_attempts and not self._ambiguous(err, call)
+
+    @staticmethod
+    def _ambiguous(err: ApiError, call: UpstreamCall) -> bool:
+        # A submit that may have reached the provider may have created (and will bill) a task.
+        return call.creates_task and isinstance(err, TransportError) and not err.nothing_sent
+
+    def _final(self, err: ApiError, call: UpstreamCall) -> ApiError:
+        if self._ambiguous(err, call):
+            return UpstreamError(
+                f"{err.message}; the task may have been created upstream, so it is not sent again",
+                retryable=False,
+            )
+        return err
+
+    async def _send(self, target: Target, request: HttpRequest, model: ModelInfo, kind: str,
+                    read_timeout: float) -> HttpResponse:
+        started = time.monotonic()
+        try:
+            return await self.upstream.send(request, target.api_key, read_timeout=read_timeout)
+        finally:
+            self.metrics.upstream_seconds.labels(target.name, model.id, kind).observe(time.monotonic() - started)
 
     def _read_timeout(self, deadline: float, cap: float) -> float:
         return max(0.1, min(cap, deadline - time.monotonic()))
 
-    async def _attempt(self, target: Target, call: UpstreamCall, deadline: float) -> ImageBatch:
-        response = await self.upstream.send(
-            call.request, target.api_key, read_timeout=self._read_timeout(deadline, self.settings.read_timeout)
-        )
+    async def _attempt(
+        self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo, pacer: Pacer
+    ) -> ImageBatch:
+        waited = await pacer.send_turn(deadline)
+        if waited:
+            self.metrics.queue_wait.labels(target.name, model.id).observe(waited)
+        cap = target.read_timeout or self.settings.read_timeout
+        kind = "submit" if call.creates_task else "sync"
+        response = await self._send(target, call.request, model, kind, self._read_timeout(deadline, cap))
         outcome = target.adapter.parse_result(call, response)
         if isinstance(outcome, TaskRef):
-            return await self._poll(target, call, outcome, deadline)
+            return await self._poll(target, call, outcome, deadline, model)
         return outcome
 
-    async def _poll(self, target: Target, call: UpstreamCall, task: TaskRef, deadline: float) -> ImageBatch:
+    async def _poll(
+        self, target: Target, call: UpstreamCall, task: TaskRef, deadline: float, model: ModelInfo
+    ) -> ImageBatch:
         interval: float | None = None
-        failures = 0
+        failures = polls = 0
         request = target.adapter.poll_request(task)
-        while True:
-            interval = self.polling.poll_interval(interval)
-            await asyncio.sleep(interval)
-            try:
-                response = await self.upstream.send(
-                    request, target.api_key, read_timeout=self._read_timeout(deadline, POLL_READ_TIMEOUT)
-                )
-                transient = response.status == 429 or response.status >= 500
-            except TransportError:
-                transient = True
-            if transient:
-                failures += 1
-                if failures > self.settings.poll_error_limit:
-                    # The task may still be running: re-submitting could bill it twice.
-                    raise UpstreamError(
-                        f"lost track of upstream task {task.task_id} after {failures} failed polls",
-                        upstream_request_id=task.upstream_request_id,
-                        retryable=False,
+        spacer = self._poll_spacer(target)
+        try:
+            while True:
+                interval = self.polling.poll_interval(interval)
+                await asyncio.sleep(interval)
+                await spacer.wait()
+                polls += 1
+                try:
+                    response = await self._send(
+                        target, request, model, "poll", self._read_timeout(deadline, POLL_READ_TIMEOUT)
                     )
-                continue
-            failures = 0
-            batch = target.adapter.parse_poll(call, task, response)
-            if batch is not None:
-                return batch
+                    transient = response.status == 429 or response.status >= 500
+                except TransportError:
+                    transient = True
+                if transient:
+                    failures += 1
+                    if failures > self.settings.poll_error_limit:
+                        # The task may still be running: re-submitting could bill it twice.
+                        raise UpstreamError(
+                            f"lost track of upstream task {task.task_id} after {failures} failed polls",
+                            upstream_request_id=task.upstream_request_id,
+                            retryable=False,
+                        )
+                    continue
+                failures = 0
+                batch = target.adapter.parse_poll(call, task, response)
+                if batch is not None:
+                    return batch
+        finally:
+            self.metrics.task_polls.labels(target.name, model.id).observe(polls)

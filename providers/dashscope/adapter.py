@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import uuid
+from typing import Any
 from urllib.parse import urlsplit
 
 from providers.base import (
@@ -25,6 +27,24 @@ __all__ = ["DashScopeAdapter"]
 _OSS_RESULT_HOST = re.compile(r"^dashscope[a-z0-9-]*\.oss-[a-z0-9-]+\.aliyuncs\.com$")
 
 
+def _input_fields(entry: ModelEntry) -> dict[str, Any]:
+    """ModelInfo's input-image fields, from the catalog entry."""
+    edit = entry.size_rule(with_images=True)
+    # size auto with input images: tokens follow the last input's ratio upstream; other
+    # box rules get that ratio from the gateway; fixed_by_input models take no size.
+    auto = "omit" if edit.fixed_by_input else "token" if edit.tokens else "ratio"
+    return {
+        "images": entry.images,
+        "image_max_bytes": int(entry.image_max_mb * 1024 * 1024),
+        "image_side": entry.image_side,
+        "image_ratio": entry.image_ratio,
+        "image_alpha": entry.image_alpha,
+        "auto_size": auto if entry.images[1] else "omit",
+        "size_tokens": edit.tokens,
+        "edit_size_rule": edit.describe() if entry.edit_size else "",
+    }
+
+
 class DashScopeAdapter:
     def __init__(self, *, region: str, base_url: str, catalog: Catalog | None = None) -> None:
         self.region = region
@@ -45,7 +65,17 @@ class DashScopeAdapter:
         return (model_id, upstream, entry) if upstream else None
 
     def _info(self, model_id: str, upstream: str, entry: ModelEntry) -> ModelInfo:
-        return ModelInfo(model_id, upstream, entry.n_max, entry.modes, entry.size.describe())
+        rate = entry.rate
+        return ModelInfo(
+            model_id,
+            upstream,
+            entry.n_max,
+            entry.modes,
+            entry.size.describe(),
+            rps=rate.rps if rate else None,
+            concurrency=rate.concurrency if rate else None,
+            **_input_fields(entry),
+        )
 
     def resolve(self, model: str) -> ModelInfo | None:
         found = self._lookup(model)
@@ -79,3 +109,16 @@ class DashScopeAdapter:
         if (parts.scheme, parts.netloc) == self._own_origin:
             return True
         return parts.scheme == "https" and bool(_OSS_RESULT_HOST.match(parts.hostname or ""))
+
+    def key_probe(self) -> HttpRequest:
+        # Contract §5.2: reading a task that does not exist costs nothing; a valid key
+        # gets 200 UNKNOWN, an invalid (or other-region) key 401.
+        return HttpRequest("GET", f"{self.base_url}/api/v1/tasks/{uuid.uuid4()}")
+
+    def key_probe_result(self, response_: HttpResponse) -> str:
+        return "invalid" if response_.status in (401, 403) else "valid" if response_.status < 500 else "unreachable"
+
+    def key_warning(self, key: str) -> str | None:
+        if key.startswith("sk-sp-"):
+            return "an sk-sp- Coding Plan key: DashScope serves no image models to it"
+        return None

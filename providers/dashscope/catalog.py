@@ -58,6 +58,10 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     edit_size: SizeRule | None = None
     images: tuple[int, int] = (0, 0)
     image_max_mb: float = 10
+    #: Per input image: pixels per side, width/height, and whether an alpha channel is accepted.
+    image_side: tuple[int, int] = (240, 8000)
+    image_ratio: tuple[float, float] = (0.125, 8.0)
+    image_alpha: bool = True
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:

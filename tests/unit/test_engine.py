@@ -12,8 +12,8 @@ import pytest
 from gateway.engine.executor import Engine, Target
 from gateway.engine.retry import MAX_RETRY_AFTER, Backoff
 from gateway.engine.transport import Upstream
-from gateway.settings import UpstreamSettings
-from providers.base import ImageSpec
+from gateway.settings import PacingSettings, UpstreamSettings
+from providers.base import ImageBatch, ImageSpec, ModelInfo, UpstreamCall
 from providers.dashscope.adapter import DashScopeAdapter
 from providers.errors import RateLimited, UpstreamError
 from providers.secret import Secret
@@ -40,11 +40,26 @@ def json_response(payload: object, status: int = 200) -> httpx.Response:
     return httpx.Response(status, content=msgspec.json.encode(payload))
 
 
-TARGET = Target("dashscope", DashScopeAdapter(region="cn", base_url=BASE), Secret("sk-test-key"))
+TARGET = Target(
+    "dashscope",
+    DashScopeAdapter(region="cn", base_url=BASE),
+    Secret("sk-test-key"),
+    pacing=PacingSettings(documented_limits=False),
+)
 
 
-def calls(model: str, n: int = 1) -> list:  # type: ignore[type-arg]
+def model_info(model: str) -> ModelInfo:
+    found = TARGET.adapter.resolve(model)
+    assert found is not None
+    return found
+
+
+def calls(model: str, n: int = 1) -> list[UpstreamCall]:
     return TARGET.adapter.generation_calls(model, ImageSpec(prompt="p", n=n))
+
+
+async def run(handler: Callable[[httpx.Request], httpx.Response], model: str) -> list[ImageBatch]:
+    return await engine_with(handler).run_calls(TARGET, calls(model), time.monotonic() + 10, model_info(model))
 
 
 async def test_sync_retries_5xx_then_succeeds() -> None:
@@ -56,7 +71,7 @@ async def test_sync_retries_5xx_then_succeeds() -> None:
             return json_response({"code": "InternalError", "message": "m"}, 500)
         return json_response(SYNC_OK)
 
-    batches = await engine_with(handler).run_calls(TARGET, calls("qwen-image-max"), time.monotonic() + 10)
+    batches = await run(handler, "qwen-image-max")
     assert [i.url for i in batches[0].images] == ["https://r/1.png"]
     assert seen == ["Bearer sk-test-key"] * 3
 
@@ -66,7 +81,7 @@ async def test_throttling_exhausted_is_rate_limited() -> None:
         return json_response({"code": "Throttling.RateQuota", "message": "m"}, 429)
 
     with pytest.raises(RateLimited):
-        await engine_with(handler).run_calls(TARGET, calls("qwen-image-max"), time.monotonic() + 10)
+        await run(handler, "qwen-image-max")
 
 
 async def test_ambiguous_submit_failure_is_not_resent() -> None:
@@ -78,7 +93,7 @@ async def test_ambiguous_submit_failure_is_not_resent() -> None:
         raise httpx.ReadTimeout("read timed out", request=request)
 
     with pytest.raises(UpstreamError):
-        await engine_with(handler).run_calls(TARGET, calls("wanx2.1-t2i-turbo"), time.monotonic() + 10)
+        await run(handler, "wanx2.1-t2i-turbo")
     assert count == 1  # a task may exist upstream: sending again could bill twice
 
 
@@ -91,7 +106,7 @@ async def test_submit_that_never_connected_is_resent() -> None:
         raise httpx.ConnectError("refused", request=request)
 
     with pytest.raises(UpstreamError):
-        await engine_with(handler).run_calls(TARGET, calls("wanx2.1-t2i-turbo"), time.monotonic() + 10)
+        await run(handler, "wanx2.1-t2i-turbo")
     assert count == 3
 
 
@@ -114,7 +129,7 @@ async def test_polling_survives_transient_errors_and_resubmits_failed_tasks() ->
             return json_response({"output": {"task_status": "RUNNING"}})
         return json_response({"output": {"task_status": "SUCCEEDED", "results": [{"url": "https://r/ok.png"}]}})
 
-    batches = await engine_with(handler).run_calls(TARGET, calls("wanx2.1-t2i-turbo"), time.monotonic() + 10)
+    batches = await run(handler, "wanx2.1-t2i-turbo")
     assert batches[0].images[0].url == "https://r/ok.png"
     assert log.count("POST") == 2
 
@@ -130,7 +145,7 @@ async def test_lost_task_is_not_resubmitted() -> None:
         return json_response({"code": "InternalError"}, 503)
 
     with pytest.raises(UpstreamError) as info:
-        await engine_with(handler).run_calls(TARGET, calls("wanx2.1-t2i-turbo"), time.monotonic() + 10)
+        await run(handler, "wanx2.1-t2i-turbo")
     assert "lost track" in info.value.message
     assert posts == 1
 
@@ -142,7 +157,8 @@ async def test_fan_out_keeps_order() -> None:
         return json_response({"output": {"choices": [{"message": {"content": [{"image": f"u{seed}"}]}}]}})
 
     target_calls = TARGET.adapter.generation_calls("qwen-image-max", ImageSpec(prompt="p", n=3, extras={"seed": 5}))
-    batches = await engine_with(handler).run_calls(TARGET, target_calls, time.monotonic() + 10)
+    engine = engine_with(handler)
+    batches = await engine.run_calls(TARGET, target_calls, time.monotonic() + 10, model_info("qwen-image-max"))
     assert [b.images[0].url for b in batches] == ["u5", "u6", "u7"]
 
 

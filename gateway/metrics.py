@@ -1,0 +1,68 @@
+"""Prometheus metrics. Labels are bounded: route templates, catalog model ids,
+provider names, DashScope error codes; never paths, prompts, users or keys."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+__all__ = ["LATENCY_BUCKETS", "Metrics"]
+
+#: Image calls take from a fraction of a second (cache, fast sync models) to minutes.
+LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300)
+OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
+POLL_BUCKETS = (0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100)
+
+
+class Metrics:
+    def __init__(self, registry: CollectorRegistry | None = None) -> None:
+        self.registry = registry or CollectorRegistry()
+        r = self.registry
+        self.requests = Counter(
+            "gateway_requests", "Requests answered", ["route", "model", "provider", "status"], registry=r
+        )
+        self.request_seconds = Histogram(
+            "gateway_request_duration_seconds", "End-to-end request latency", ["route"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.overhead_seconds = Histogram(
+            "gateway_overhead_seconds", "Request latency minus time waiting on upstreams and queues", ["route"],
+            buckets=OVERHEAD_BUCKETS, registry=r,
+        )
+        self.in_flight = Gauge("gateway_in_flight_requests", "Requests being served", ["route"], registry=r)
+        self.upstream_seconds = Histogram(
+            "gateway_upstream_duration_seconds", "Upstream HTTP call latency", ["provider", "model", "call"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.upstream_errors = Counter(
+            "gateway_upstream_errors", "Upstream errors by provider error code", ["provider", "model", "code"],
+            registry=r,
+        )
+        self.retries = Counter("gateway_upstream_retries", "Upstream calls retried", ["provider", "model"], registry=r)
+        self.fallbacks = Counter(
+            "gateway_fallbacks", "Requests moved to the next target of a route", ["model", "from_provider",
+                                                                                  "to_provider"], registry=r,
+        )
+        self.task_polls = Histogram(
+            "gateway_task_polls", "Polls per async task", ["provider", "model"], buckets=POLL_BUCKETS, registry=r
+        )
+        self.queue_wait = Histogram(
+            "gateway_queue_wait_seconds", "Time waiting for an upstream slot (pacing)", ["provider", "model"],
+            buckets=LATENCY_BUCKETS, registry=r,
+        )
+        self.images = Counter("gateway_images_generated", "Images delivered", ["provider", "model"], registry=r)
+        self.cost = Counter(
+            "gateway_estimated_cost", "Estimated upstream cost (configured price per image)", ["provider", "model"],
+            registry=r,
+        )
+        self.cache = Counter("gateway_cache_requests", "Response cache lookups", ["result"], registry=r)
+        self.circuit = Gauge(
+            "gateway_circuit_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["provider", "model"],
+            registry=r,
+        )
+        self.key_status = Gauge(
+            "gateway_provider_key_status", "Provider key status (1 for the current status)", ["provider", "status"],
+            registry=r,
+        )
+        self.shared_state = Gauge(
+            "gateway_shared_state_up", "Whether the shared state store (Redis) is reachable", registry=r
+        )

@@ -1,0 +1,1 @@
+"""Protection of upstreams and of the gateway: circuit breakers and pacing."""

@@ -1,0 +1,44 @@
+"""Process-wide state the HTTP app, the server loop and admin code share."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from gateway.clients import KeyRing
+from gateway.metrics import Metrics
+from gateway.settings import GatewayConfig
+
+__all__ = ["Runtime"]
+
+
+@dataclass
+class Runtime:
+    config: GatewayConfig
+    metrics: Metrics = field(default_factory=Metrics)
+    keyring: KeyRing | None = None
+    ready: bool = False
+    draining_since: float | None = None
+    in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        if self.keyring is None:
+            self.keyring = KeyRing(self.config)
+
+    @property
+    def draining(self) -> bool:
+        return self.draining_since is not None
+
+    def start_draining(self) -> None:
+        if self.draining_since is None:
+            self.draining_since = time.monotonic()
+
+    def readiness_details(self) -> dict[str, object]:
+        """Extra readiness facts (shared state, ...) that do not fail readiness."""
+        return {}
+
+    def drained(self) -> bool:
+        """Nothing left in flight, or the drain deadline has passed."""
+        if self.draining_since is None:
+            return False
+        return self.in_flight == 0 or time.monotonic() - self.draining_since >= self.config.drain_deadline

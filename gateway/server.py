@@ -1,0 +1,46 @@
+"""The uvicorn server, with a graceful drain on SIGTERM.
+
+On the first SIGTERM (or Ctrl+C) readiness fails at once and new API requests
+get 503, while requests in flight (async polling included) run to completion or
+to the drain deadline; then the process exits 0. A second signal stops at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+from types import FrameType
+
+import uvicorn
+
+from gateway.runtime import Runtime
+
+__all__ = ["DrainingServer"]
+
+log = logging.getLogger(__name__)
+
+
+class DrainingServer(uvicorn.Server):
+    def __init__(self, config: uvicorn.Config, runtime: Runtime) -> None:
+        super().__init__(config)
+        self.runtime = runtime
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        # Unlike uvicorn's own handler this does not re-raise the signal after
+        # shutdown: a completed drain is a clean exit (status 0).
+        if self.runtime.draining:
+            log.warning("second %s: stopping without waiting", signal.Signals(sig).name)
+            self.should_exit = self.force_exit = True
+            return
+        log.info(
+            "%s: draining %d in-flight requests (at most %gs)",
+            signal.Signals(sig).name,
+            self.runtime.in_flight,
+            self.runtime.config.drain_deadline,
+        )
+        self.runtime.start_draining()
+
+    async def on_tick(self, counter: int) -> bool:
+        if self.runtime.drained():
+            self.should_exit = True
+        return await super().on_tick(counter)
