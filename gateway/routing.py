@@ -54,7 +54,7 @@ class Router:
                 info = self.targets[target.provider].adapter.resolve(model)
                 if info is None:
                     raise ValueError(f"route {name!r}: provider {target.provider!r} does not offer {model!r}")
-                resolved.append((Route(self.targets[target.provider], info), target.weight))
+                resolved.append((Route(self.targets[target.provider], info), target.weight or 0.0))
             self.routes[name] = resolved
 
     def canonical(self, requested: str | None) -> str:
@@ -65,9 +65,12 @@ class Router:
     def _ordered(self, name: str) -> list[Route]:
         choices = self.routes[name]
         weighted = [(route, weight) for route, weight in choices if weight > 0]
-        if len(weighted) <= 1:
+        if not weighted:
             return [route for route, _ in choices]
-        first = self.rng.choices([r for r, _ in weighted], weights=[w for _, w in weighted])[0]
+        if len(weighted) == 1:
+            first = weighted[0][0]
+        else:
+            first = self.rng.choices([r for r, _ in weighted], weights=[w for _, w in weighted])[0]
         return [first, *(route for route, _ in choices if route is not first)]
 
     def candidates(self, requested: str | None) -> list[Route]:

@@ -43,4 +43,8 @@ class DrainingServer(uvicorn.Server):
     async def on_tick(self, counter: int) -> bool:
         if self.runtime.drained():
             self.should_exit = True
+            if self.runtime.in_flight:
+                # The drain deadline passed: do not wait for these connections any more.
+                log.warning("drain deadline reached with %d requests in flight", self.runtime.in_flight)
+                self.force_exit = True
         return await super().on_tick(counter)

@@ -111,8 +111,10 @@ class RouteTarget(Struct, frozen=True, forbid_unknown_fields=True):
     provider: str
     #: Model id at that provider; defaults to the route's name.
     model: str | None = None
-    #: Share of first attempts among the route's targets (0 = fallback only).
-    weight: float = 1.0
+    #: Share of first attempts among the route's weighted targets. Without any
+    #: weights the targets are tried in the order listed; with weights, a target
+    #: without one (or with 0) is a fallback only.
+    weight: float | None = None
 
 
 class RouteSettings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -176,7 +178,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
             for target in settings.targets:
                 if target.provider not in self.providers:
                     raise ValueError(f"route {route!r} names unknown provider {target.provider!r}")
-                if target.weight < 0:
+                if target.weight is not None and target.weight < 0:
                     raise ValueError(f"route {route!r}: weights cannot be negative")
 
     @property

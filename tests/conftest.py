@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import openai
 import pytest
 
-from tests.servers import Server, new_key, start_emulator, start_gateway
+from tests.servers import LOG_DIR, Server, new_key, start_emulator, start_gateway
 
 #: Polls start fast so async tests do not wait on the production cadence.
 TEST_CONFIG = """
@@ -73,8 +74,8 @@ def gateway_factory(emulators: dict[str, Server], tmp_path_factory: pytest.TempP
     started: list[Server] = []
     tmp: Path = tmp_path_factory.mktemp("gateways")
 
-    def make(config: str | None = None, *, deadline: float = 30, **env: str) -> Server:
-        text = config if config is not None else TEST_CONFIG % {"deadline": deadline}
+    def make(config: str | None = None, *, deadline: float = 30, extra: str = "", **env: str) -> Server:
+        text = config if config is not None else TEST_CONFIG % {"deadline": deadline} + extra
         server = start_gateway(gateway_env(emulators, **env), text, tmp=tmp)
         started.append(server)
         return server
@@ -89,8 +90,21 @@ def gateway(gateway_factory: GatewayFactory) -> Server:
     return gateway_factory()
 
 
-def openai_client(server: Server, api_key: str = "sk-any-client-key", **options: object) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=api_key, max_retries=0, timeout=60, **options)  # type: ignore[arg-type]
+def _record_answer(response: Any) -> None:
+    """Keep every answer the SDK sees, for the secret scan at the end of the run."""
+    if "text/event-stream" in response.headers.get("content-type", ""):
+        return  # streams are read by the SDK's iterator; they are searched by their own tests
+    response.read()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    with (LOG_DIR / "answers.log").open("a", errors="replace") as out:
+        out.write(f"{response.status_code} {dict(response.headers)}\n{response.text}\n")
+
+
+def openai_client(server: Server, api_key: str = "sk-any-client-key", **options: Any) -> openai.OpenAI:
+    http_client = openai.DefaultHttpxClient(event_hooks={"response": [_record_answer]})
+    return openai.OpenAI(
+        base_url=f"{server.url}/v1", api_key=api_key, max_retries=0, timeout=60, http_client=http_client, **options
+    )
 
 
 @pytest.fixture(scope="session")

@@ -14,14 +14,21 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["Server", "free_port", "new_key", "start_emulator", "start_gateway"]
+__all__ = ["KNOWN_KEYS", "LOG_DIR", "Server", "free_port", "new_key", "start_emulator", "start_gateway"]
 
-#: Where every process writes stdout/stderr, so tests can search all output for secrets.
-LOG_DIR = Path(os.environ.get("GATEWAY_TEST_LOGS", "/tmp/image-gateway-test-logs"))
+#: Where every process of this test run writes stdout/stderr, and the test clients
+#: record every answer, so one test can search all of it for secrets.
+LOG_DIR = Path(os.environ.get("GATEWAY_TEST_LOGS", "/tmp/image-gateway-test-logs")) / (
+    f"run-{os.getpid()}-{int(time.time())}"
+)
+#: Every key handed to a gateway or emulator during the run.
+KNOWN_KEYS: list[str] = []
 
 
 def new_key(prefix: str = "sk-") -> str:
-    return prefix + secrets.token_hex(16)
+    key = prefix + secrets.token_hex(16)
+    KNOWN_KEYS.append(key)
+    return key
 
 
 def free_port() -> int:
@@ -53,6 +60,7 @@ class Server:
 
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "GATEWAY_", "REDIS_URL"))}
+    env["PYTHONUNBUFFERED"] = "1"  # every line reaches the log files as it is written
     env.update(extra)
     return env
 

@@ -23,6 +23,9 @@ __all__ = ["Engine", "Target"]
 
 log = logging.getLogger(__name__)
 
+#: Documented rates are paced with a little headroom: sends spaced exactly at the
+#: limit can land inside one window upstream after network jitter.
+DOCUMENTED_RATE_HEADROOM = 0.9
 #: A single poll should never hang on its own for long; the next one will tell.
 POLL_READ_TIMEOUT = 30.0
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
@@ -59,9 +62,10 @@ class Engine:
             settings = target.pacing
             override = settings.models.get(model.id)
             documented = settings.documented_limits
+            documented_rps = model.rps * DOCUMENTED_RATE_HEADROOM if model.rps and documented else None
             pacer = Pacer(
                 concurrency=override.concurrency if override else (model.concurrency if documented else None),
-                rps=override.rps if override else (model.rps if documented else None),
+                rps=override.rps if override else documented_rps,
                 queue_size=settings.queue_size,
                 queue_timeout=settings.queue_timeout_seconds,
             )
