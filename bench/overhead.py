@@ -18,14 +18,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import statistics
-import sys
-import time
-from dataclasses import dataclass
-from pathlib import Path
 
 import aiohttp
+from common import Round, Side, peak_rss_mib, run_round
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.servers import Server, new_key, start_emulator, start_gateway
 
 MODEL = "qwen-image-2.0"
@@ -40,29 +36,6 @@ providers:
     api_key: "${DASHSCOPE_API_KEY}"
     pacing: {documented_limits: false}   # measure the gateway, not DashScope's quotas
 """
-
-
-@dataclass
-class Side:
-    name: str
-    url: str
-    body: dict[str, object]
-    headers: dict[str, str]
-
-
-@dataclass
-class Round:
-    seconds: float
-    latencies: list[float]
-    failures: int
-
-    @property
-    def rps(self) -> float:
-        return len(self.latencies) / self.seconds
-
-    def pct(self, q: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
 def sides(emulator: Server, gateway: Server, key: str) -> tuple[Side, Side]:
@@ -81,40 +54,9 @@ def sides(emulator: Server, gateway: Server, key: str) -> tuple[Side, Side]:
         gateway.url + "/v1/images/generations",
         {"model": MODEL, "prompt": "a fox", "size": "1024x1024"},
         {"Authorization": "Bearer bench"},
+        vary="prompt",  # identical requests in flight would share one upstream call
     )
     return direct, via
-
-
-async def run_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
-    latencies: list[float] = []
-    failures = 0
-    queue = iter(range(total))
-
-    async def worker() -> None:
-        nonlocal failures
-        for _ in queue:
-            start = time.perf_counter()
-            try:
-                async with session.post(side.url, json=side.body, headers=side.headers) as response:
-                    await response.read()
-                    ok = response.status == 200
-            except aiohttp.ClientError:
-                ok = False
-            if ok:
-                latencies.append(time.perf_counter() - start)
-            else:
-                failures += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Round(time.perf_counter() - started, latencies, failures)
-
-
-def peak_rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 async def throughput(direct: Side, via: Side, concurrency: int, total: int, rounds: int) -> None:
