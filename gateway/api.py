@@ -11,7 +11,11 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 
 from gateway.auth import require_client_key
+from gateway.chat import chat_completions
+from gateway.edits import images_edits
 from gateway.images import ImageService
+from gateway.jobs_api import prefers_async, submit_job
+from gateway.models_api import list_models, retrieve_model
 from gateway.schemas import ImageGenerationRequest, decode_request
 
 __all__ = ["ROUTES"]
@@ -64,6 +68,8 @@ async def images_generations(request: Request[Any, Any, Any], state: State) -> R
     require_client_key(request)
     service: ImageService = state.images
     body = decode_request(await request.body(), ImageGenerationRequest)
+    if prefers_async(request):
+        return await submit_job(request, body.model, service.spec_of(body), body.response_format or "url")
     try:
         served = await unless_client_leaves(request, service.generate(body, use_cache=wants_cache(request)))
     except ClientGone:
@@ -72,4 +78,4 @@ async def images_generations(request: Request[Any, Any, Any], state: State) -> R
     return _json(served.response, headers)
 
 
-ROUTES = [images_generations]
+ROUTES = [images_generations, images_edits, chat_completions, list_models, retrieve_model]

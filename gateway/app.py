@@ -6,6 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -16,12 +18,15 @@ from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
 from gateway.http_errors import EXCEPTION_HANDLERS
 from gateway.images import ImageService
+from gateway.jobs import JobService
+from gateway.jobs_api import JOB_ROUTES
 from gateway.keystatus import check_keys, publish
 from gateway.middleware import GatewayMiddleware
 from gateway.ops_api import OPS_ROUTES
 from gateway.routing import Router
 from gateway.runtime import Runtime
 from gateway.settings import ConfigError, GatewayConfig
+from gateway.shared import LocalState, RedisState, SharedState
 from providers.registry import build_adapter
 
 __all__ = ["build_router", "build_targets", "create_app"]
@@ -89,9 +94,16 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         upstream = Upstream(
             max_connections=up.max_connections, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout
         )
-        engine = Engine(upstream, up, runtime.metrics)
+        state: SharedState = RedisState(config.redis_url, runtime.metrics) if config.redis_url else LocalState()
+        runtime.shared = state
+        assert runtime.keyring is not None
+        runtime.keyring.state = state
+        replica = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
+        engine = Engine(upstream, up, runtime.metrics, state)
+        images = ImageService(config, router, engine, upstream.client, runtime.keyring, state, replica)
         app.state.upstream = upstream
-        app.state.images = ImageService(config, router, engine, upstream.client, runtime.keyring)  # type: ignore[arg-type]
+        app.state.images = images
+        app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
         runtime.ready = True
         # Everything built so far lives as long as the process: keep the collector
@@ -104,10 +116,13 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
+            await runtime.jobs.aclose()
+            if isinstance(state, RedisState):
+                await state.aclose()
             await upstream.aclose()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *OPS_ROUTES],
+        route_handlers=[*ROUTES, *JOB_ROUTES, *OPS_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,

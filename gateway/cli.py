@@ -59,7 +59,9 @@ def _uvicorn_config(app: object, host: str, port: int, log_level: str = "info") 
     )
 
 
-def _emulator_app(region: str, latency: float, pending: float, keys: Sequence[str], enforce: bool) -> object:
+def _emulator_app(
+    region: str, latency: float, pending: float, keys: Sequence[str], enforce: bool, compat_images: bool = False
+) -> object:
     from providers.dashscope.emulator import EmulatorConfig, create_app
 
     config = EmulatorConfig(
@@ -68,6 +70,7 @@ def _emulator_app(region: str, latency: float, pending: float, keys: Sequence[st
         latency=latency,
         pending_seconds=pending,
         enforce_limits=enforce,
+        compat_images=compat_images,
     )
     return create_app(config)
 
@@ -183,7 +186,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
 def cmd_emulator(args: argparse.Namespace) -> int:
     keys = [k.strip() for k in os.environ.get(EMULATOR_KEYS_ENV, "").split(",") if k.strip()]
-    app = _emulator_app(args.region, args.latency, args.pending, keys, args.enforce_limits)
+    app = _emulator_app(args.region, args.latency, args.pending, keys, args.enforce_limits, args.compat_images)
     uvicorn.Server(_uvicorn_config(app, args.host, args.port, log_level="warning")).run()
     return 0
 
@@ -208,6 +211,11 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument("--latency", type=float, default=1.0, help="seconds per sync call / async task run")
     emulator.add_argument("--pending", type=float, default=0.2, help="seconds an async task stays PENDING")
     emulator.add_argument("--enforce-limits", action="store_true", help="apply DashScope's rate and concurrency limits")
+    emulator.add_argument(
+        "--compat-images",
+        action="store_true",
+        help="serve /compatible-mode/v1/images/generations (QwenCloud style; real DashScope hosts 404 it)",
+    )
     emulator.set_defaults(func=cmd_emulator)
 
     check = sub.add_parser("check-config", help="validate a config file without starting")

@@ -9,15 +9,14 @@ from __future__ import annotations
 import fnmatch
 import hashlib
 import hmac
-import time
-from collections import deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gateway.settings import GatewayConfig
+from gateway.shared import LocalState, SharedState
 from providers.errors import AuthenticationError, PermissionDenied, RateLimited
 
-__all__ = ["ClientKey", "KeyRing", "LocalRateWindow", "bearer_token"]
+__all__ = ["ClientKey", "KeyRing", "bearer_token"]
 
 WINDOW_SECONDS = 60.0
 
@@ -54,31 +53,13 @@ class ClientKey:
         return any(fnmatch.fnmatchcase(name, pattern) for name in names for pattern in self.models)
 
 
-class LocalRateWindow:
-    """Requests per key in the last minute, in this process (Redis shares it across replicas)."""
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-
-    async def admit(self, key: str, limit: int) -> float | None:
-        """None when admitted; otherwise seconds until a request would be."""
-        now = time.monotonic()
-        hits = self._hits.setdefault(key, deque())
-        while hits and hits[0] <= now - WINDOW_SECONDS:
-            hits.popleft()
-        if len(hits) >= limit:
-            return hits[0] + WINDOW_SECONDS - now
-        hits.append(now)
-        return None
-
-
 class KeyRing:
-    def __init__(self, config: GatewayConfig, window: LocalRateWindow | None = None) -> None:
+    def __init__(self, config: GatewayConfig, state: SharedState | None = None) -> None:
         keys = [ClientKey(f"key-{secret.fingerprint()}", _digest(secret.reveal())) for secret in config.api_keys]
         keys += [ClientKey(k.name, _digest(k.key.reveal()), k.models, k.rpm, k.max_n) for k in config.keys]
         self.keys = keys
         self.admin_digest = _digest(config.admin_key.reveal()) if config.admin_key else None
-        self.window = window or LocalRateWindow()
+        self.state: SharedState = state or LocalState()
 
     @property
     def open(self) -> bool:
@@ -117,7 +98,7 @@ class KeyRing:
             raise PermissionDenied(f"This API key may ask for at most {client.max_n} images", param="n",
                                    code="n_not_allowed")
         if client.rpm is not None:
-            wait = await self.window.admit(client.name, client.rpm)
+            wait = await self.state.admit(f"key/{client.name}", client.rpm, WINDOW_SECONDS)
             if wait is not None:
                 raise ClientRateLimited(
                     f"This API key is limited to {client.rpm} requests per minute", retry_after=wait

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from gateway.clients import ClientKey
 
-__all__ = ["RequestContext", "current_request"]
+__all__ = ["RequestContext", "TaskListener", "current_request", "task_listener"]
 
 
 @dataclass(slots=True)
@@ -41,3 +42,10 @@ def current_request() -> RequestContext | None:
 
 def set_current_request(ctx: RequestContext | None) -> None:
     _current.set(ctx)
+
+
+#: Told about every upstream task created while serving (call index, provider,
+#: model id, images asked, task id): async jobs record them so another replica can
+#: resume polling if this one goes away.
+TaskListener = Callable[[int, str, str, int, str], Awaitable[None]]
+task_listener: ContextVar[TaskListener | None] = ContextVar("gateway_task_listener", default=None)

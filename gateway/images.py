@@ -9,30 +9,37 @@ import asyncio
 import dataclasses
 import io
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import httpx
 import msgspec
 from PIL import Image
 
-from gateway.cache import ResponseCache, SingleFlight, request_fingerprint, url_expiry
+from gateway.cache import URL_MARGIN, ResponseCache, SingleFlight, request_fingerprint, url_expiry
 from gateway.clients import KeyRing
 from gateway.context import RequestContext, current_request
 from gateway.engine.downloads import b64, fetch_all_b64
 from gateway.engine.executor import Engine
+from gateway.engine.gather import gather_or_cancel
+from gateway.records import AnswerRecord, ErrorRecord, RelayedError, error_record
 from gateway.resilience.breaker import Breaker
 from gateway.resilience.pacing import QueueFull
 from gateway.routing import Route, Router
 from gateway.schemas import ImageData, ImageGenerationRequest, ImagesResponse, ImagesUsage
 from gateway.settings import GatewayConfig
-from providers.base import ImageBatch, ImageSpec
+from gateway.shared import LocalState, SharedState
+from providers.base import ImageBatch, ImageSpec, TaskRef
 from providers.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamTimeout
 
 __all__ = ["MAX_N", "ImageService", "Served"]
 
 #: Like OpenAI: at most 10 images per request, whatever the model's own limit.
 MAX_N = 10
+#: How long another replica's answer to a shared request stays readable, and how
+#: often a waiting replica looks for it.
+FLIGHT_ANSWER_TTL = 60.0
+FLIGHT_POLL = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,8 +77,12 @@ class ImageService:
         engine: Engine,
         client: httpx.AsyncClient,
         keyring: KeyRing,
+        state: SharedState | None = None,
+        replica: str = "",
     ) -> None:
         self.config = config
+        self.state: SharedState = state or LocalState()
+        self.replica = replica
         self.router = router
         self.engine = engine
         self.client = client
@@ -92,7 +103,7 @@ class ImageService:
             breaker = self._breakers[key] = Breaker(settings.failure_threshold, settings.cooldown_seconds)
         return breaker
 
-    def _spec(self, req: ImageGenerationRequest) -> ImageSpec:
+    def spec_of(self, req: ImageGenerationRequest) -> ImageSpec:
         n = 1 if req.n is None else req.n
         if not 1 <= n <= MAX_N:
             raise InvalidRequest(f"'n' must be between 1 and {MAX_N}, got {n}", param="n")
@@ -103,22 +114,28 @@ class ImageService:
         )
 
     async def generate(self, req: ImageGenerationRequest, *, use_cache: bool = True) -> Served:
-        return await self.run(req.model, self._spec(req), req.response_format or "url", use_cache=use_cache)
+        return await self.run(req.model, self.spec_of(req), req.response_format or "url", use_cache=use_cache)
 
-    async def run(self, model: str | None, spec: ImageSpec, response_format: str, *, use_cache: bool = True) -> Served:
-        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer."""
+    async def admit(self, model: str | None, spec: ImageSpec) -> list[Route]:
+        """The targets for a request this client may make now; raises 403/404/429 otherwise."""
         ctx = current_request()
         name = self.router.canonical(model)
         if ctx is not None:
             ctx.model = name
             ctx.prompt = spec.prompt
         await self.keyring.authorize(ctx.client_key if ctx else None, {model or name, name}, spec.n)
-        routes = self.router.candidates(name)
+        return self.router.candidates(name)
+
+    async def run(self, model: str | None, spec: ImageSpec, response_format: str, *, use_cache: bool = True) -> Served:
+        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer."""
+        ctx = current_request()
+        routes = await self.admit(model, spec)
+        name = self.router.canonical(model)
         key = request_fingerprint(name, spec.prompt, spec.n, spec.size, spec.quality, spec.style,
                                   dict(spec.extras), spec.images, response_format)
         cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
         if cacheable and use_cache:
-            hit = self.cache.get(key)
+            hit = await self._cached(key)
             self.metrics.cache.labels("hit" if hit else "miss").inc()
             if hit is not None:
                 return self._note(ctx, dataclasses.replace(hit, cache="hit"))
@@ -126,9 +143,11 @@ class ImageService:
             self.metrics.cache.labels("bypass").inc()
         # Identical requests in flight share one upstream call, per client key.
         flight_key = f"{ctx.client if ctx else ''}:{key}"
-        served, joined = await self.flights.run(flight_key, lambda: self._serve(routes, spec, response_format))
+        served, joined = await self.flights.run(
+            flight_key, lambda: self._shared_flight(flight_key, lambda: self._serve(routes, spec, response_format))
+        )
         if cacheable:
-            self._store(key, served, response_format)
+            await self._store(key, served, response_format)
         cache = "shared" if joined else ("miss" if cacheable and use_cache else "bypass" if cacheable else None)
         return self._note(ctx, dataclasses.replace(served, cache=cache))
 
@@ -140,14 +159,56 @@ class ImageService:
             ctx.cache = served.cache
         return served
 
-    def _store(self, key: str, served: Served, response_format: str) -> None:
-        valid_for = None
+    def _encode(self, served: Served) -> bytes:
+        return msgspec.json.encode(AnswerRecord(served.response, served.route.target.name, served.route.model.id))
+
+    def _decode(self, raw: bytes) -> Served | None:
+        record = msgspec.json.decode(raw, type=AnswerRecord)
+        route = self.router.route_to(record.provider, record.model)
+        return Served(record.response, route) if route else None
+
+    async def _cached(self, key: str) -> Served | None:
+        local = self.cache.get(key)
+        if local is not None or not self.state.distributed:
+            return local
+        raw = await self.state.get(f"cache/{key}")
+        return self._decode(raw) if raw else None
+
+    async def _store(self, key: str, served: Served, response_format: str) -> None:
+        valid_for = self.config.cache.ttl_seconds
         if response_format == "url":
             now = time.time()
             expiry = min(url_expiry(d.url, now) for d in served.response.data if d.url)
-            valid_for = expiry - now - 600.0
-        size = len(msgspec.json.encode(served.response))
-        self.cache.put(key, served, size=size, valid_for=valid_for)
+            valid_for = min(valid_for, expiry - now - URL_MARGIN)
+        raw = self._encode(served)
+        self.cache.put(key, served, size=len(raw), valid_for=valid_for)
+        if self.state.distributed and valid_for > 0 and len(raw) <= self.config.cache.max_bytes:
+            await self.state.put(f"cache/{key}", raw, valid_for)
+
+    async def _shared_flight(self, key: str, work: Callable[[], Awaitable[Served]]) -> Served:
+        """Single-flight across replicas: one leads, the others wait for its answer."""
+        lock, answer = f"flight/{key}", f"flight-answer/{key}"
+        while self.state.distributed:
+            if await self.state.claim(lock, self.replica, self.deadline_seconds + 30):
+                try:
+                    served = await work()
+                except ApiError as err:
+                    await self.state.put(answer, b"E" + msgspec.json.encode(error_record(err)), FLIGHT_ANSWER_TTL)
+                    raise
+                finally:
+                    await self.state.delete(lock)
+                await self.state.put(answer, b"A" + self._encode(served), FLIGHT_ANSWER_TTL)
+                return served
+            while (raw := await self.state.get(answer)) is None and await self.state.get(lock) is not None:
+                await asyncio.sleep(FLIGHT_POLL)
+            if raw is not None:
+                if raw[:1] == b"E":
+                    raise RelayedError(msgspec.json.decode(raw[1:], type=ErrorRecord))
+                relayed = self._decode(raw[1:])
+                if relayed is not None:
+                    return relayed
+            # The leader went away without an answer: try to lead.
+        return await work()
 
     async def _serve(self, routes: Sequence[Route], spec: ImageSpec, response_format: str) -> Served:
         deadline = time.monotonic() + self.deadline_seconds
@@ -213,14 +274,18 @@ class ImageService:
         waiting_from = time.monotonic()
         try:
             batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
-            images = [image for batch in batches for image in batch.images]
-            blobs = None
-            if response_format == "b64_json":
-                urls = [image.url for image in images]
-                blobs = await fetch_all_b64(self.client, urls, adapter.download_allowed, self.config.downloads)
+            return await self._answer(route, batches, response_format)
         finally:
             if ctx is not None:
                 ctx.waiting_seconds += time.monotonic() - waiting_from
+
+    async def _answer(self, route: Route, batches: list[ImageBatch], response_format: str) -> Served:
+        images = [image for batch in batches for image in batch.images]
+        blobs = None
+        if response_format == "b64_json":
+            urls = [image.url for image in images]
+            allowed = route.target.adapter.download_allowed
+            blobs = await fetch_all_b64(self.client, urls, allowed, self.config.downloads)
         size = next((b.size for b in batches if b.size), None)
         if blobs is None:
             data = [ImageData(url=image.url, revised_prompt=image.revised_prompt) for image in images]
@@ -242,3 +307,15 @@ class ImageService:
             usage=_usage(batches),
         )
         return Served(response, route)
+
+    async def resume(self, route: Route, tasks: Sequence[tuple[str, int]], response_format: str) -> Served:
+        """Finish a job whose tasks an earlier run submitted: poll them, then answer as usual."""
+        deadline = time.monotonic() + self.deadline_seconds
+        try:
+            async with asyncio.timeout(self.deadline_seconds):
+                batches = await gather_or_cancel(
+                    self.engine.resume(route.target, TaskRef(task_id), n, deadline, route.model) for task_id, n in tasks
+                )
+                return await self._answer(route, batches, response_format)
+        except TimeoutError:
+            raise UpstreamTimeout("The resumed job did not finish within the deadline") from None

@@ -90,5 +90,11 @@ class Router:
             )
         return [Route(target, info)]
 
+    def route_to(self, provider: str, model: str) -> Route | None:
+        """The route to a provider's model by their names (for records other replicas wrote)."""
+        target = self.targets.get(provider)
+        info = target.adapter.resolve(model) if target else None
+        return Route(target, info) if target and info else None
+
     def resolve(self, requested: str | None) -> Route:
         return self.candidates(requested)[0]

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from gateway.clients import KeyRing
 from gateway.metrics import Metrics
 from gateway.settings import GatewayConfig
+
+if TYPE_CHECKING:
+    from gateway.jobs import JobService
+    from gateway.shared import SharedState
 
 __all__ = ["Runtime"]
 
@@ -20,6 +25,8 @@ class Runtime:
     ready: bool = False
     draining_since: float | None = None
     in_flight: int = 0
+    shared: SharedState | None = None
+    jobs: JobService | None = None
 
     def __post_init__(self) -> None:
         if self.keyring is None:
@@ -35,10 +42,15 @@ class Runtime:
 
     def readiness_details(self) -> dict[str, object]:
         """Extra readiness facts (shared state, ...) that do not fail readiness."""
-        return {}
+        return self.shared.health() if self.shared is not None else {}
+
+    @property
+    def busy(self) -> int:
+        """Requests in flight plus async jobs this replica is running."""
+        return self.in_flight + (self.jobs.running if self.jobs is not None else 0)
 
     def drained(self) -> bool:
         """Nothing left in flight, or the drain deadline has passed."""
         if self.draining_since is None:
             return False
-        return self.in_flight == 0 or time.monotonic() - self.draining_since >= self.config.drain_deadline
+        return self.busy == 0 or time.monotonic() - self.draining_since >= self.config.drain_deadline

@@ -35,7 +35,7 @@ class DrainingServer(uvicorn.Server):
         log.info(
             "%s: draining %d in-flight requests (at most %gs)",
             signal.Signals(sig).name,
-            self.runtime.in_flight,
+            self.runtime.busy,
             self.runtime.config.drain_deadline,
         )
         self.runtime.start_draining()
@@ -43,8 +43,8 @@ class DrainingServer(uvicorn.Server):
     async def on_tick(self, counter: int) -> bool:
         if self.runtime.drained():
             self.should_exit = True
-            if self.runtime.in_flight:
+            if self.runtime.busy:
                 # The drain deadline passed: do not wait for these connections any more.
-                log.warning("drain deadline reached with %d requests in flight", self.runtime.in_flight)
+                log.warning("drain deadline reached with %d requests or jobs in flight", self.runtime.busy)
                 self.force_exit = True
         return await super().on_tick(counter)

@@ -26,6 +26,7 @@ __all__ = [
     "ConfigError",
     "DownloadSettings",
     "GatewayConfig",
+    "JobSettings",
     "Limits",
     "PacingSettings",
     "ProviderSettings",
@@ -136,6 +137,15 @@ class CacheSettings(Struct, frozen=True, forbid_unknown_fields=True):
     max_bytes: int = 256 * 1024 * 1024
 
 
+class JobSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    #: How long a job and its result are kept (DashScope keeps tasks 24 h).
+    ttl_seconds: float = 86400.0
+    #: How often the replica running a job says it is alive.
+    heartbeat_seconds: float = 2.0
+    #: A job whose replica has been silent this long is resumed by whichever replica is asked about it.
+    stale_after_seconds: float = 10.0
+
+
 class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     failure_threshold: int = 5
     cooldown_seconds: float = 30.0
@@ -157,6 +167,10 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: Key for /admin endpoints (or GATEWAY_ADMIN_KEY).
     admin_key: Secret | None = None
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
+    #: Shared state for several replicas (rate limits, pacing, cache, single-flight,
+    #: jobs); REDIS_URL overrides. Unset: each replica keeps its own.
+    redis_url: str | None = None
+    jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
     #: Estimated price per generated image, by model id (for the cost metric).
     prices: dict[str, float] = {}
@@ -285,6 +299,10 @@ def parse_config(text: str, env: Mapping[str, str], source: str) -> GatewayConfi
     raw["api_keys"] += [k.strip() for k in env.get("GATEWAY_API_KEYS", "").split(",") if k.strip()]
     if env.get("GATEWAY_ADMIN_KEY"):
         raw["admin_key"] = env["GATEWAY_ADMIN_KEY"]
+    if env.get("REDIS_URL"):
+        raw["redis_url"] = env["REDIS_URL"]
+    if not raw.get("redis_url"):
+        raw.pop("redis_url", None)
     try:
         return msgspec.convert(raw, GatewayConfig, dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:

@@ -25,6 +25,7 @@ __all__ = [
     "ImageSpec",
     "KeyProber",
     "ModelInfo",
+    "TaskCanceller",
     "TaskRef",
     "TokenUsage",
     "UpstreamCall",
@@ -193,3 +194,13 @@ class ChatProxy(Protocol):
 
     def chat_error(self, response: HttpResponse) -> ApiError:
         """The error for an upstream chat answer with an error status."""
+
+
+@runtime_checkable
+class TaskCanceller(Protocol):
+    """Adapters whose provider can cancel a submitted task (DashScope: only while queued)."""
+
+    def cancel_request(self, task: TaskRef) -> HttpRequest: ...
+
+    def cancelled(self, response: HttpResponse) -> bool:
+        """Whether the cancel request took effect."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,7 +15,10 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["KNOWN_KEYS", "LOG_DIR", "Server", "free_port", "new_key", "start_emulator", "start_gateway"]
+__all__ = [
+    "KNOWN_KEYS", "LOG_DIR", "RedisServer", "Server", "free_port", "new_key", "start_emulator", "start_gateway",
+    "start_redis",
+]
 
 #: Where every process of this test run writes stdout/stderr, and the test clients
 #: record every answer, so one test can search all of it for secrets.
@@ -107,3 +111,40 @@ def start_gateway(env: Mapping[str, str], config: str | None = None, *, tmp: Pat
         path.write_text(config)
         args += ["--config", str(path)]
     return _spawn("gateway", args, env, "/readyz", port)
+
+
+@dataclass
+class RedisServer:
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+def start_redis() -> RedisServer:
+    """A throwaway redis-server on a loopback port (``make test`` installs the Debian package)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is not installed: run `make test`, which installs it")
+    port = free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=(LOG_DIR / f"redis-{port}.out").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return RedisServer(process, port)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("redis-server did not start")

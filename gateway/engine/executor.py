@@ -9,12 +9,14 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from gateway.context import task_listener
 from gateway.engine.gather import gather_or_cancel
 from gateway.engine.retry import Backoff
 from gateway.engine.transport import TransportError, Upstream
 from gateway.metrics import Metrics
-from gateway.resilience.pacing import Pacer, RateSpacer
+from gateway.resilience.pacing import Pacer, wait_turn
 from gateway.settings import PacingSettings, UpstreamSettings
+from gateway.shared import LocalState, SharedState
 from providers.base import HttpRequest, HttpResponse, ImageAdapter, ImageBatch, ModelInfo, TaskRef, UpstreamCall
 from providers.errors import ApiError, UpstreamError
 from providers.secret import Secret
@@ -47,14 +49,20 @@ def _code_label(err: ApiError) -> str:
 
 
 class Engine:
-    def __init__(self, upstream: Upstream, settings: UpstreamSettings, metrics: Metrics | None = None) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        settings: UpstreamSettings,
+        metrics: Metrics | None = None,
+        state: SharedState | None = None,
+    ) -> None:
         self.upstream = upstream
         self.settings = settings
         self.metrics = metrics or Metrics()
+        self.state: SharedState = state or LocalState()
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.polling = Backoff(settings.poll_initial, settings.poll_max, 1.5)
         self._pacers: dict[tuple[str, str], Pacer] = {}
-        self._poll_spacers: dict[str, RateSpacer] = {}
 
     def pacer(self, target: Target, model: ModelInfo) -> Pacer:
         pacer = self._pacers.get((target.name, model.id))
@@ -68,17 +76,16 @@ class Engine:
                 rps=override.rps if override else documented_rps,
                 queue_size=settings.queue_size,
                 queue_timeout=settings.queue_timeout_seconds,
+                state=self.state,
+                key=f"{target.name}/{model.id}",
             )
             self._pacers[(target.name, model.id)] = pacer
         return pacer
 
-    def _poll_spacer(self, target: Target) -> RateSpacer:
+    async def _poll_turn(self, target: Target) -> None:
         # Keyed by the key itself: DashScope's 20 QPS task-query limit is per account key.
         key = target.api_key.fingerprint() if target.api_key else target.name
-        spacer = self._poll_spacers.get(key)
-        if spacer is None:
-            spacer = self._poll_spacers[key] = RateSpacer(target.pacing.poll_qps)
-        return spacer
+        await wait_turn(self.state, f"polls/{key}", target.pacing.poll_qps)
 
     async def run_calls(
         self, target: Target, calls: Sequence[UpstreamCall], deadline: float, model: ModelInfo
@@ -86,9 +93,19 @@ class Engine:
         """Every call's images, in call order; the first failure cancels the rest."""
         if len(calls) == 1:
             return [await self.run_call(target, calls[0], deadline, model)]
-        return await gather_or_cancel(self.run_call(target, call, deadline, model) for call in calls)
+        return await gather_or_cancel(
+            self.run_call(target, call, deadline, model, index) for index, call in enumerate(calls)
+        )
 
-    async def run_call(self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo) -> ImageBatch:
+    async def resume(self, target: Target, task: TaskRef, n: int, deadline: float, model: ModelInfo) -> ImageBatch:
+        """The images of a task some earlier run (maybe another replica) submitted."""
+        request = target.adapter.poll_request(task)
+        async with self.pacer(target, model).slot(deadline):
+            return await self._poll(target, UpstreamCall(request, n, creates_task=True), task, deadline, model)
+
+    async def run_call(
+        self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo, index: int = 0
+    ) -> ImageBatch:
         pacer = self.pacer(target, model)
         async with pacer.slot(deadline) as waited:
             self.metrics.queue_wait.labels(target.name, model.id).observe(waited)
@@ -96,7 +113,7 @@ class Engine:
             while True:
                 attempt += 1
                 try:
-                    return await self._attempt(target, call, deadline, model, pacer)
+                    return await self._attempt(target, call, deadline, model, pacer, index)
                 except ApiError as err:
                     self.metrics.upstream_errors.labels(target.name, model.id, _code_label(err)).inc()
                     if not self._may_retry(err, call, attempt):
@@ -137,7 +154,7 @@ class Engine:
         return max(0.1, min(cap, deadline - time.monotonic()))
 
     async def _attempt(
-        self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo, pacer: Pacer
+        self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo, pacer: Pacer, index: int
     ) -> ImageBatch:
         waited = await pacer.send_turn(deadline)
         if waited:
@@ -147,6 +164,9 @@ class Engine:
         response = await self._send(target, call.request, model, kind, self._read_timeout(deadline, cap))
         outcome = target.adapter.parse_result(call, response)
         if isinstance(outcome, TaskRef):
+            listener = task_listener.get()
+            if listener is not None:
+                await listener(index, target.name, model.id, call.n, outcome.task_id)
             return await self._poll(target, call, outcome, deadline, model)
         return outcome
 
@@ -156,12 +176,11 @@ class Engine:
         interval: float | None = None
         failures = polls = 0
         request = target.adapter.poll_request(task)
-        spacer = self._poll_spacer(target)
         try:
             while True:
                 interval = self.polling.poll_interval(interval)
                 await asyncio.sleep(interval)
-                await spacer.wait()
+                await self._poll_turn(target)
                 polls += 1
                 try:
                     response = await self._send(

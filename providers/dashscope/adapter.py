@@ -122,3 +122,10 @@ class DashScopeAdapter:
         if key.startswith("sk-sp-"):
             return "an sk-sp- Coding Plan key: DashScope serves no image models to it"
         return None
+
+    def cancel_request(self, task: TaskRef) -> HttpRequest:
+        return HttpRequest("POST", f"{self.base_url}/api/v1/tasks/{task.task_id}/cancel")
+
+    def cancelled(self, response_: HttpResponse) -> bool:
+        # A task past PENDING answers 400 UnsupportedOperation (contract §2.5.2).
+        return response_.status == 200

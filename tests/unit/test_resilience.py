@@ -9,7 +9,8 @@ import pytest
 
 from gateway.cache import ResponseCache, SingleFlight, url_expiry
 from gateway.resilience.breaker import Breaker, BreakerState
-from gateway.resilience.pacing import Pacer, QueueFull, RateSpacer
+from gateway.resilience.pacing import Pacer, QueueFull, wait_turn
+from gateway.shared import LocalState
 
 pytestmark = pytest.mark.anyio
 
@@ -57,13 +58,29 @@ async def test_breaker_success_resets_the_count() -> None:
     assert breaker.state is BreakerState.CLOSED
 
 
-async def test_rate_spacer_spreads_sends() -> None:
-    spacer = RateSpacer(rate=50)
+async def test_rate_turns_spread_sends() -> None:
+    state = LocalState()
     started = time.monotonic()
-    for _ in range(6):
-        await spacer.wait()
+    await asyncio.gather(*(wait_turn(state, "k", 50) for _ in range(6)))
     assert time.monotonic() - started >= 5 / 50 * 0.9
-    assert spacer.reserve(budget=0.0) is None or spacer.reserve(budget=0.0) == 0.0
+    assert await state.reserve("k", 1 / 50, budget=0.0) is None  # the next slot is in the future
+
+
+async def test_local_state_slots_and_values() -> None:
+    state = LocalState()
+    assert await state.acquire("s", 1, "a", lease=10)
+    assert not await state.acquire("s", 1, "b", lease=10)
+    await state.release("s", "a")
+    assert await state.acquire("s", 1, "b", lease=0.01)
+    await asyncio.sleep(0.02)
+    assert await state.acquire("s", 1, "c", lease=10)  # b's lease ran out
+    assert await state.claim("lock", "me", 10) and not await state.claim("lock", "you", 10)
+    await state.put("v", b"x", 0.01)
+    await asyncio.sleep(0.02)
+    assert await state.get("v") is None
+    assert await state.admit("r", 2, 60) is None and await state.admit("r", 2, 60) is None
+    wait = await state.admit("r", 2, 60)
+    assert wait is not None and 0 < wait <= 60
 
 
 async def test_pacer_limits_concurrency_and_bounds_the_queue() -> None:

@@ -1,0 +1,99 @@
+"""The async job API: ``Prefer: respond-async`` on image routes, then /v1/images/jobs/{id}."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, delete, get
+from litestar.datastructures import State
+
+from gateway.auth import require_client_key
+from gateway.context import current_request
+from gateway.jobs import JobRecord, JobService
+from gateway.schemas import ErrorBody, ImageData, ImagesUsage
+from providers.base import ImageSpec
+from providers.errors import ApiError
+
+__all__ = ["JOB_ROUTES", "prefers_async", "submit_job"]
+
+
+class JobView(msgspec.Struct, omit_defaults=True):
+    id: str
+    object: str
+    status: str
+    created: int
+    model: str
+    data: list[ImageData] | None = None
+    size: str | None = None
+    usage: ImagesUsage | None = None
+    error: ErrorBody | None = None
+
+
+class JobNotFound(ApiError):
+    status = 404
+    type = "invalid_request_error"
+    default_code = "job_not_found"
+
+
+def prefers_async(request: Request[Any, Any, Any]) -> bool:
+    """RFC 7240 ``Prefer: respond-async``."""
+    return any(p.strip().lower() == "respond-async" for p in request.headers.get("prefer", "").split(","))
+
+
+def view(record: JobRecord) -> JobView:
+    job = JobView(record.id, "image.generation.job", record.status, record.created, record.model_id or record.model)
+    if record.result is not None:
+        job.data, job.size, job.usage = record.result.data, record.result.size, record.result.usage
+    if record.error is not None:
+        e = record.error
+        job.error = ErrorBody(e.message, e.type, e.param, e.code)
+    return job
+
+
+def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
+    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
+async def submit_job(
+    request: Request[Any, Any, Any], model: str | None, spec: ImageSpec, response_format: str
+) -> Response[bytes]:
+    """202 with the job; the client's limits apply now, the work runs in the background."""
+    jobs: JobService = request.app.state.jobs
+    await jobs.images.admit(model, spec)
+    ctx = current_request()
+    record = await jobs.submit(model, spec, response_format, ctx.client if ctx else None)
+    headers = {"location": f"/v1/images/jobs/{record.id}", "preference-applied": "respond-async"}
+    return _json(view(record), 202, headers)
+
+
+async def _record(request: Request[Any, Any, Any], state: State, job_id: str, cancel: bool = False) -> JobRecord:
+    require_client_key(request)
+    ctx = current_request()
+    client = ctx.client if ctx else None
+    jobs: JobService = state.jobs
+    record = await (jobs.cancel(job_id, client) if cancel else jobs.get(job_id, client))
+    if record is None:
+        raise JobNotFound(f"No job '{job_id}' (jobs are kept 24 h, and only for the key that made them)",
+                          param="id")
+    return record
+
+
+@get("/v1/images/jobs/{job_id:str}")
+async def get_job(request: Request[Any, Any, Any], state: State, job_id: str) -> Response[bytes]:
+    """The job's status; once it succeeded, the images answer itself (with id and status)."""
+    record = await _record(request, state, job_id)
+    headers = {}
+    if record.provider and record.status == "succeeded":
+        headers = {"x-gateway-provider": record.provider, "x-gateway-model": record.model_id or record.model}
+    return _json(view(record), headers=headers)
+
+
+@delete("/v1/images/jobs/{job_id:str}", status_code=200)
+async def cancel_job(request: Request[Any, Any, Any], state: State, job_id: str) -> Response[bytes]:
+    """Cancel where the provider allows it (DashScope: tasks still queued); 409 otherwise."""
+    return _json(view(await _record(request, state, job_id, cancel=True)))
+
+
+JOB_ROUTES = [get_job, cancel_job]

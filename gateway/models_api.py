@@ -1,0 +1,126 @@
+"""``GET /v1/models`` and ``GET /v1/models/{id}``: OpenAI's list shape plus what each model can do.
+
+Every routable name is listed: the default provider's models bare and every
+provider's models as ``provider/model``, then configured aliases and routes.
+``capabilities`` says how a model is served (sync/async), whether it edits,
+how many images a request may ask for, and its size rule in words.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, get
+from litestar.datastructures import State
+
+from gateway.auth import require_client_key
+from gateway.images import MAX_N, ImageService
+from gateway.routing import Route, Router
+from providers.base import ModelInfo
+from providers.errors import ApiError, ModelNotFound
+
+__all__ = ["ModelCard", "ModelList", "list_models", "retrieve_model"]
+
+#: OpenAI's ``created`` is when the model was published; this gateway says when it started.
+_STARTED = int(time.time())
+
+
+class Capabilities(msgspec.Struct, kw_only=True):
+    type: str
+    sync: bool
+    async_: bool = msgspec.field(name="async")
+    generations: bool
+    edits: bool
+    chat: bool
+    #: Images one request may ask for (more than ``max_n_per_call`` fan out into parallel calls).
+    max_n: int
+    max_n_per_call: int
+    min_input_images: int
+    max_input_images: int
+    max_input_image_bytes: int | None
+    size_rule: str
+    edit_size_rule: str | None = None
+
+
+class ModelCard(msgspec.Struct):
+    id: str
+    object: str
+    created: int
+    owned_by: str
+    capabilities: Capabilities
+
+
+class ModelList(msgspec.Struct):
+    object: str
+    data: list[ModelCard]
+
+
+def capabilities(info: ModelInfo) -> Capabilities:
+    image = info.kind == "image"
+    return Capabilities(
+        type=info.kind,
+        sync="sync" in info.modes,
+        async_="async" in info.modes,
+        generations=image and info.images[0] == 0,
+        edits=image and info.edits,
+        chat=True,  # image models answer chat completions with images; chat models are proxied
+        max_n=MAX_N if image else info.max_n,
+        max_n_per_call=info.max_n,
+        min_input_images=info.images[0],
+        max_input_images=info.images[1],
+        max_input_image_bytes=info.image_max_bytes if info.edits else None,
+        size_rule=info.size_rule,
+        edit_size_rule=info.edit_size_rule or None,
+    )
+
+
+def card(name: str, route: Route) -> ModelCard:
+    return ModelCard(name, "model", _STARTED, route.target.name, capabilities(route.model))
+
+
+def _names(router: Router) -> Iterator[str]:
+    default = router.targets[router.default_provider]
+    yield from (info.id for info in default.adapter.models())
+    for name, target in router.targets.items():
+        yield from (f"{name}/{info.id}" for info in target.adapter.models())
+    yield from getattr(router, "aliases", {})
+    yield from getattr(router, "routes", {})
+
+
+def model_cards(router: Router) -> list[ModelCard]:
+    cards: dict[str, ModelCard] = {}
+    for name in _names(router):
+        if name in cards:
+            continue
+        try:
+            cards[name] = card(name, router.resolve(name))
+        except ApiError:
+            continue  # e.g. an alias to a model no provider offers: not routable, so not listed
+    return list(cards.values())
+
+
+def _json(payload: Any) -> Response[bytes]:
+    return Response(msgspec.json.encode(payload), media_type="application/json")
+
+
+@get("/v1/models")
+async def list_models(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    client = require_client_key(request)
+    service: ImageService = state.images
+    cards = model_cards(service.router)
+    if client is not None:
+        cards = [c for c in cards if client.may_use([c.id])]
+    return _json(ModelList("list", cards))
+
+
+@get("/v1/models/{model_id:path}")
+async def retrieve_model(request: Request[Any, Any, Any], state: State, model_id: str) -> Response[bytes]:
+    client = require_client_key(request)
+    service: ImageService = state.images
+    name = model_id.strip("/")
+    if not name or (client is not None and not client.may_use([name])):
+        raise ModelNotFound(f"The model '{name}' does not exist", param="model")
+    return _json(card(name, service.router.resolve(name)))

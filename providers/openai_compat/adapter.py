@@ -1,0 +1,115 @@
+"""The OpenAI-compatible adapter: one instance per configured upstream (base URL and key).
+
+Image models are asked for images at ``/images/generations`` (``image_api:
+images``) or at ``/chat/completions`` with a top-level ``size`` (``image_api:
+chat``); chat models are proxied as they are, so one ``base_url`` serves an
+app's text and image calls.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Literal
+from urllib.parse import urlsplit
+
+from providers.base import HttpRequest, HttpResponse, ImageBatch, ImageSpec, ModelInfo, TaskRef, UpstreamCall
+from providers.errors import ApiError, InvalidRequest, ModelNotFound, UpstreamError
+from providers.openai_compat import request, response
+from providers.openai_compat.errors import error_for
+
+__all__ = ["OpenAICompatAdapter"]
+
+#: One call asks for every image: OpenAI-compatible servers take n up to 10.
+MAX_N = 10
+#: OpenAI's own input limits (GPT image models): up to 16 images of up to 50 MB.
+MAX_INPUT_IMAGES = 16
+MAX_INPUT_BYTES = 50 * 1024 * 1024
+_SIZE_RULE = "WxH as given, sent to the upstream as it is; auto: the upstream's default"
+
+
+def _private_address(host: str) -> bool:
+    """An IP literal that is not a public address (a name is judged by what it is, not where it points)."""
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
+    return not address.is_global
+
+
+class OpenAICompatAdapter:
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        image_models: tuple[str, ...] = (),
+        chat_models: tuple[str, ...] = (),
+        image_api: Literal["images", "chat"] = "images",
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.image_models = tuple(image_models)
+        self.chat_models = tuple(m for m in chat_models if m not in image_models)
+        self.image_api = image_api
+        self._host = urlsplit(self.base_url).hostname
+
+    def __repr__(self) -> str:
+        return f"OpenAICompatAdapter(base_url={self.base_url!r}, image_api={self.image_api!r})"
+
+    def _info(self, model: str) -> ModelInfo:
+        if model in self.image_models:
+            return ModelInfo(
+                model, model, MAX_N, ("sync",), _SIZE_RULE,
+                images=(0, MAX_INPUT_IMAGES), image_max_bytes=MAX_INPUT_BYTES,
+            )
+        return ModelInfo(model, model, MAX_N, ("sync",), "", kind="chat")
+
+    def resolve(self, model: str) -> ModelInfo | None:
+        return self._info(model) if model in self.image_models or model in self.chat_models else None
+
+    def models(self) -> list[ModelInfo]:
+        return [self._info(model) for model in (*self.image_models, *self.chat_models)]
+
+    def generation_calls(self, model: str, spec: ImageSpec) -> list[UpstreamCall]:
+        if model in self.chat_models:
+            raise InvalidRequest(f"'{model}' is a chat model: it makes no images", param="model",
+                                 code="model_not_image_capable")
+        if model not in self.image_models:
+            raise ModelNotFound(f"The model '{model}' is not offered by this provider", param="model")
+        build = request.chat_call if self.image_api == "chat" else request.images_call
+        return [build(self.base_url, model, spec)]
+
+    def parse_result(self, call: UpstreamCall, response_: HttpResponse) -> ImageBatch | TaskRef:
+        if response_.status >= 400:
+            raise error_for(response_)
+        return response.parse_images(response_)
+
+    def poll_request(self, task: TaskRef) -> HttpRequest:
+        # parse_result never returns a task: OpenAI-compatible image answers are synchronous.
+        raise UpstreamError("OpenAI-compatible upstreams have no tasks to poll", retryable=False)
+
+    def parse_poll(self, call: UpstreamCall, task: TaskRef, response_: HttpResponse) -> ImageBatch | None:
+        raise UpstreamError("OpenAI-compatible upstreams have no tasks to poll", retryable=False)
+
+    def download_allowed(self, url: str) -> bool:
+        """Results from the upstream's own host (a self-hosted server), or over https from a public host."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            return False
+        if parts.hostname == self._host:
+            return True
+        return parts.scheme == "https" and not _private_address(parts.hostname)
+
+    def chat_request(self, model: str, body: bytes, *, stream: bool) -> HttpRequest:
+        return request.proxy_request(self.base_url, model, body, stream=stream)
+
+    def chat_error(self, response_: HttpResponse) -> ApiError:
+        return error_for(response_)
+
+    def key_probe(self) -> HttpRequest:
+        # Listing models is free on every OpenAI-compatible server seen, DashScope's included (§5.2).
+        return HttpRequest("GET", f"{self.base_url}/models")
+
+    def key_probe_result(self, response_: HttpResponse) -> str:
+        return "invalid" if response_.status in (401, 403) else "valid" if response_.status < 500 else "unreachable"
+
+    def key_warning(self, key: str) -> str | None:
+        return None

@@ -1,0 +1,91 @@
+"""Image requests for an OpenAI-compatible upstream: ``/images/*`` or ``/chat/completions``."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import msgspec
+
+from providers.base import HttpRequest, ImageSpec, UpstreamCall
+from providers.errors import InvalidRequest
+
+__all__ = ["chat_call", "images_call", "proxy_request", "size_param"]
+
+_DIMS = re.compile(r"^\s*(\d+)\s*[x*\u00d7X]\s*(\d+)\s*$")
+_TOKENS = frozenset({"1K", "2K", "4K"})
+_JSON = {"Content-Type": "application/json"}
+
+
+def size_param(raw: str | None) -> str | None:
+    """``WxH`` as OpenAI spells it (``W*H`` is rewritten), a 1K/2K/4K token, or None for auto."""
+    if raw is None or not raw.strip() or raw.strip().lower() == "auto":
+        return None
+    text = raw.strip()
+    if text.upper() in _TOKENS:
+        return text.upper()
+    match = _DIMS.match(text)
+    if match is None or int(match.group(1)) <= 0 or int(match.group(2)) <= 0:
+        raise InvalidRequest(
+            f"Invalid size {raw!r}: use 'WIDTHxHEIGHT' (e.g. '1024x1024') or 'auto'.", param="size", code="invalid_size"
+        )
+    return f"{int(match.group(1))}x{int(match.group(2))}"
+
+
+def _options(spec: ImageSpec) -> dict[str, Any]:
+    """The request fields every style shares; client extras pass through to the upstream as they came."""
+    body: dict[str, Any] = {**spec.extras, "n": spec.n}
+    size = size_param(spec.size)
+    if size is not None:
+        body["size"] = size
+    if spec.quality:
+        body["quality"] = spec.quality
+    if spec.style:
+        body["style"] = spec.style
+    return body
+
+
+def images_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
+    """``/images/generations``, or ``/images/edits`` with a JSON body when there are input images.
+
+    Edits use OpenAI's JSON edit shape (``images: [{"image_url": ...}]``) so URLs and
+    data URIs travel as they are instead of being re-uploaded as multipart files.
+    """
+    body: dict[str, Any] = {"model": model, "prompt": spec.prompt, **_options(spec)}
+    path = "/images/generations"
+    if spec.images:
+        path = "/images/edits"
+        body["images"] = [{"image_url": image} for image in spec.images]
+    request = HttpRequest("POST", f"{base_url}{path}", _JSON, msgspec.json.encode(body))
+    return UpstreamCall(request, n=spec.n)
+
+
+def chat_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
+    """``/chat/completions`` with the prompt as a user message and a top-level ``size`` (seed 000's style)."""
+    content: list[dict[str, Any]] = [{"type": "text", "text": spec.prompt}]
+    content += [{"type": "image_url", "image_url": {"url": image}} for image in spec.images]
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": content}],
+        # OpenRouter's convention; servers that make images unasked ignore it.
+        "modalities": ["image", "text"],
+        "stream": False,
+        **_options(spec),
+    }
+    request = HttpRequest("POST", f"{base_url}/chat/completions", _JSON, msgspec.json.encode(body))
+    return UpstreamCall(request, n=spec.n)
+
+
+def proxy_request(base_url: str, model: str, body: bytes, *, stream: bool) -> HttpRequest:
+    """A client's chat body for the upstream, with the model renamed to the upstream's name."""
+    try:
+        payload = msgspec.json.decode(body)
+    except msgspec.DecodeError:
+        raise InvalidRequest("The request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise InvalidRequest("The request body must be a JSON object")
+    if payload.get("model") != model:
+        payload["model"] = model
+        body = msgspec.json.encode(payload)
+    headers = {**_JSON, "Accept": "text/event-stream" if stream else "application/json"}
+    return HttpRequest("POST", f"{base_url}/chat/completions", headers, body)
