@@ -37,10 +37,7 @@ log = logging.getLogger(__name__)
 
 
 def _markdown_default(service: ImageService) -> bool:
-    # Deployment switch ``chat.markdown_images`` (default on); read loosely so the
-    # config section stays optional.
-    chat = getattr(service.config, "chat", None)
-    return bool(getattr(chat, "markdown_images", True))
+    return service.config.chat.markdown_images
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:
@@ -84,8 +81,10 @@ async def image_chat_events(
     yield DONE
 
 
-def _stream(service: ImageService, route: Route, job: ChatJob, reply: Reply) -> Stream:
-    # Checked now, while an error can still be an HTTP status: the calls are pure to build.
+async def _stream(service: ImageService, route: Route, job: ChatJob, reply: Reply) -> Stream:
+    # Checked now, while an error can still be an HTTP status: the key's limits, and the
+    # upstream calls (pure to build).
+    await service.admit(job.model, job.spec)
     route.target.adapter.generation_calls(route.model.id, job.spec)
 
     def work() -> Coroutine[Any, Any, Served]:
@@ -108,7 +107,7 @@ async def chat_completions(request: Request[Any, Any, Any], state: State) -> Res
     job = await chat_job(service, req, route, markdown_default=_markdown_default(service))
     reply = Reply.new(route.model.id)
     if req.stream:
-        return _stream(service, route, job, reply)
+        return await _stream(service, route, job, reply)
     served = await serve_images(request, service, job.model, job.spec, job.response_format)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)

@@ -22,7 +22,7 @@ from gateway.engine.proxy import open_stream
 from gateway.engine.transport import translate_transport_errors
 from gateway.images import ImageService
 from gateway.routing import Route
-from gateway.serving import CLIENT_CLOSED
+from gateway.serving import CLIENT_CLOSED, ClientGone, unless_client_leaves
 from gateway.sse import HEADERS, error_event
 from providers.base import ChatProxy, HttpResponse
 from providers.errors import ApiError, InvalidRequest
@@ -97,7 +97,6 @@ async def proxy_chat(
     timeout = route.target.read_timeout or service.config.upstream.read_timeout
     headers = {"x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
     if not stream:
-        from gateway.api import ClientGone, unless_client_leaves  # gateway.api lists the chat handler
 
         try:
             answer = await unless_client_leaves(

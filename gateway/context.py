@@ -24,6 +24,8 @@ class RequestContext:
     provider: str | None = None
     client: str | None = None
     client_key: ClientKey | None = None
+    #: The client's limits were applied to this request (count it once).
+    admitted: bool = False
     images: int = 0
     #: Time spent waiting on upstreams, queues and downloads: not the gateway's own overhead.
     waiting_seconds: float = 0.0

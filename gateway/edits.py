@@ -16,10 +16,11 @@ from litestar.datastructures import State
 from gateway.auth import require_client_key
 from gateway.image_params import auto_size, check_n, check_prompt, is_auto
 from gateway.images import ImageService
+from gateway.jobs_api import prefers_async, submit_job
 from gateway.multipart import read_form
 from gateway.references import Reference, check_count, prepare_references, require_edits
 from gateway.schemas import _param_of, decode_request
-from gateway.serving import CLIENT_CLOSED, LARGE_BODY_BYTES, serve_images, served_headers
+from gateway.serving import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response, serve_images, served_headers
 from providers.base import ImageSpec
 from providers.errors import InvalidRequest, UnsupportedParameter
 
@@ -133,8 +134,9 @@ async def images_edits(request: Request[Any, Any, Any], state: State) -> Respons
     service: ImageService = state.images
     req, refs, mask = await _read(request)
     spec = await edit_spec(service, req, refs, mask)
+    if prefers_async(request):
+        return await submit_job(request, req.model, spec, req.response_format or "url")
     served = await serve_images(request, service, req.model, spec, req.response_format or "url")
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)
-    return Response(msgspec.json.encode(served.response), media_type="application/json",
-                    headers=served_headers(served))
+    return json_response(served.response, served_headers(served))

@@ -113,17 +113,15 @@ class ImageService:
             prompt=req.prompt, n=n, size=req.size, quality=req.quality, style=req.style, extras=req.extras()
         )
 
-    async def generate(self, req: ImageGenerationRequest, *, use_cache: bool = True) -> Served:
-        return await self.run(req.model, self.spec_of(req), req.response_format or "url", use_cache=use_cache)
-
     async def admit(self, model: str | None, spec: ImageSpec) -> list[Route]:
         """The targets for a request this client may make now; raises 403/404/429 otherwise."""
         ctx = current_request()
         name = self.router.canonical(model)
-        if ctx is not None:
+        if ctx is not None and not ctx.admitted:
             ctx.model = name
             ctx.prompt = spec.prompt
-        await self.keyring.authorize(ctx.client_key if ctx else None, {model or name, name}, spec.n)
+            await self.keyring.authorize(ctx.client_key, {model or name, name}, spec.n)
+            ctx.admitted = True
         return self.router.candidates(name)
 
     async def run(self, model: str | None, spec: ImageSpec, response_format: str, *, use_cache: bool = True) -> Served:
@@ -282,7 +280,8 @@ class ImageService:
     async def _answer(self, route: Route, batches: list[ImageBatch], response_format: str) -> Served:
         images = [image for batch in batches for image in batch.images]
         blobs = None
-        if response_format == "b64_json":
+        # Inline (data:) results, as OpenAI's own image models give, are answered as b64_json either way.
+        if response_format == "b64_json" or any(image.url.startswith("data:") for image in images):
             urls = [image.url for image in images]
             allowed = route.target.adapter.download_allowed
             blobs = await fetch_all_b64(self.client, urls, allowed, self.config.downloads)

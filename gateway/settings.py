@@ -22,6 +22,7 @@ __all__ = [
     "DEFAULT_ALIASES",
     "BreakerSettings",
     "CacheSettings",
+    "ChatSettings",
     "ClientKeySettings",
     "ConfigError",
     "DownloadSettings",
@@ -146,6 +147,12 @@ class JobSettings(Struct, frozen=True, forbid_unknown_fields=True):
     stale_after_seconds: float = 10.0
 
 
+class ChatSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    #: Also put a markdown image link per image in chat answers' content, so chat UIs
+    #: show them (http(s) URLs only; a request can turn it off with image_config.markdown).
+    markdown_images: bool = True
+
+
 class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     failure_threshold: int = 5
     cooldown_seconds: float = 30.0
@@ -171,6 +178,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: jobs); REDIS_URL overrides. Unset: each replica keeps its own.
     redis_url: str | None = None
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
+    chat: ChatSettings = msgspec.field(default_factory=ChatSettings)
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
     #: Estimated price per generated image, by model id (for the cost metric).
     prices: dict[str, float] = {}

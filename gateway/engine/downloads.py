@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import binascii
 from collections.abc import Callable, Sequence
 
 import httpx
@@ -26,6 +27,8 @@ async def fetch_image(
     client: httpx.AsyncClient, url: str, allowed: Callable[[str], bool], settings: DownloadSettings
 ) -> bytes:
     """The image's bytes. Raises DownloadError (502) for any failure."""
+    if url.startswith("data:"):
+        return _inline(url, settings)
     if not allowed(url):
         raise DownloadError(f"refusing to download a result from a host that is not allowed ({_host(url)})")
     try:
@@ -49,6 +52,22 @@ async def fetch_image(
     data = b"".join(chunks)
     if not data.startswith(_IMAGE_MAGIC):
         raise DownloadError("result download does not hold a known image format")
+    return data
+
+
+def _inline(url: str, settings: DownloadSettings) -> bytes:
+    """An image an OpenAI-compatible upstream returned inline (base64), checked like a download."""
+    header, _, payload = url.partition(",")
+    if ";base64" not in header:
+        raise DownloadError("the upstream returned an inline image that is not base64")
+    if len(payload) * 3 // 4 > settings.max_bytes:
+        raise DownloadError(f"result image exceeds the {settings.max_bytes}-byte download limit")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise DownloadError("the upstream returned an inline image with invalid base64") from None
+    if not data.startswith(_IMAGE_MAGIC):
+        raise DownloadError("the upstream's inline image is not in a known image format")
     return data
 
 

@@ -124,3 +124,19 @@ def test_another_replica_finishes_the_job(gateway_factory: GatewayFactory, redis
     assert stats["tasks_created"] >= 1
 
 
+
+
+def test_edits_as_a_job(gateway: Server) -> None:
+    from tests.e2e.inputs import image_bytes
+
+    response = httpx.post(
+        gateway.url + "/v1/images/edits",
+        files=[("image[]", ("a.png", image_bytes(800, 600), "image/png")),
+               ("image[]", ("b.png", image_bytes(600, 800), "image/png"))],
+        data={"model": "wan2.5-i2i-preview", "prompt": "put them together", "size": "1024x1024"},
+        headers=ASYNC,
+        timeout=30,
+    )
+    assert response.status_code == 202, response.text
+    done = wait_for(gateway, response.headers["location"])
+    assert done["status"] == "succeeded" and done["model"] == "wan2.5-i2i-preview" and done["data"][0]["url"]
