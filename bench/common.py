@@ -81,3 +81,65 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     return float("nan")
+
+
+SYNC_ANSWER = (
+    '{"output":{"choices":[{"finish_reason":"stop","message":{"role":"assistant","content":'
+    '[{"image":"https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/bench/1.png"}]}}]},'
+    '"usage":{"width":1024,"height":1024,"image_count":1},"request_id":"bench"}'
+)
+
+
+class Nginx:
+    """nginx with the echo module as a fixed-latency DashScope sync endpoint (the upstream the
+    issue's reference figures were measured against). None when nginx is not installed."""
+
+    def __init__(self, latency: float) -> None:
+        import shutil
+        import subprocess
+        import tempfile
+
+        from tests.servers import free_port
+
+        self.port = free_port()
+        self.root = Path(tempfile.mkdtemp(prefix="bench-nginx-"))
+        module = "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+        sleep = f"echo_sleep {latency};" if latency else ""
+        (self.root / "nginx.conf").write_text(f"""
+load_module {module};
+worker_processes 1;
+error_log {self.root}/error.log;
+pid {self.root}/nginx.pid;
+events {{ worker_connections 8192; }}
+http {{
+  access_log off;
+  keepalive_requests 100000;
+  client_body_temp_path {self.root};
+  server {{
+    listen 127.0.0.1:{self.port} backlog=4096;
+    location / {{
+      default_type application/json;
+      {sleep}
+      echo '{SYNC_ANSWER}';
+    }}
+  }}
+}}
+""")
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        self.process = subprocess.Popen([binary, "-p", str(self.root), "-c", "nginx.conf", "-g", "daemon off;"])
+        time.sleep(0.5)
+        if self.process.poll() is not None:
+            raise RuntimeError("nginx did not start")
+        self.url = f"http://127.0.0.1:{self.port}"
+
+    @staticmethod
+    def available() -> bool:
+        import shutil
+
+        return bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and Path(
+            "/usr/lib/nginx/modules/ngx_http_echo_module.so"
+        ).exists()
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait()

@@ -20,7 +20,7 @@ import asyncio
 import statistics
 
 import aiohttp
-from common import Round, Side, peak_rss_mib, run_round
+from common import Nginx, Round, Side, peak_rss_mib, run_round
 
 from tests.servers import Server, new_key, start_emulator, start_gateway
 
@@ -38,7 +38,7 @@ providers:
 """
 
 
-def sides(emulator: Server, gateway: Server, key: str) -> tuple[Side, Side]:
+def sides(emulator: Server | Nginx, gateway: Server, key: str) -> tuple[Side, Side]:
     direct = Side(
         "direct",
         emulator.url + DIRECT_PATH,
@@ -103,6 +103,11 @@ def main() -> None:
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--in-flight-runs", type=int, default=1, help="repeat the in-flight case")
     parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument(
+        "--upstream", choices=["auto", "nginx", "emulator"], default="auto",
+        help="the 2 s upstream of the in-flight case: nginx+echo (as in the reference figures; "
+        "apt-get install nginx libnginx-mod-http-echo) or the Python emulator (auto: nginx when installed)",
+    )
     args = parser.parse_args()
     key = new_key()
     servers: list[Server] = []
@@ -116,15 +121,18 @@ def main() -> None:
             print(f"model {MODEL} (sync), emulator latency 0 s, medians of {args.rounds} alternating rounds")
             asyncio.run(throughput(direct, via, 1, args.requests // 4, args.rounds))
             asyncio.run(throughput(direct, via, 32, args.requests, args.rounds))
+        use_nginx = args.upstream == "nginx" or (args.upstream == "auto" and Nginx.available())
+        print(f"in-flight upstream: {'nginx + echo_sleep 2' if use_nginx else 'the DashScope emulator, latency 2 s'}")
         for _ in range(args.in_flight_runs):
             # fresh processes each time: no warm upstream connections to lean on
-            slow = start_emulator("cn", key, latency=2.0, pending=0.0)
-            slow_gateway = start_gateway({"DASHSCOPE_BASE_URL": slow.url, "DASHSCOPE_API_KEY": key}, CONFIG)
-            servers += [slow, slow_gateway]
-            direct, via = sides(slow, slow_gateway, key)
-            asyncio.run(in_flight(direct, via, slow_gateway, args.in_flight))
-            slow.stop()
-            slow_gateway.stop()
+            upstream: Nginx | Server = Nginx(2.0) if use_nginx else start_emulator("cn", key, latency=2.0, pending=0.0)
+            slow_gateway = start_gateway({"DASHSCOPE_BASE_URL": upstream.url, "DASHSCOPE_API_KEY": key}, CONFIG)
+            direct, via = sides(upstream, slow_gateway, key)
+            try:
+                asyncio.run(in_flight(direct, via, slow_gateway, args.in_flight))
+            finally:
+                upstream.stop()
+                slow_gateway.stop()
     finally:
         for server in servers:
             server.stop()

@@ -72,38 +72,50 @@ class ResponseCache(Generic[T]):
         return len(self._cache)
 
 
-class _Flight:
-    __slots__ = ("task", "waiters")
-
-    def __init__(self, task: asyncio.Future[Any]) -> None:
-        self.task = task
-        self.waiters = 0
+class _LeaderGone(Exception):
+    """The caller running a shared call left before it finished."""
 
 
 class SingleFlight:
-    """Coalesces identical concurrent calls; the work stops when its last waiter leaves."""
+    """Coalesces identical concurrent calls.
+
+    The first caller runs the work in its own task (no extra task on the hot
+    path); later callers wait for its result. If the first caller leaves (its
+    client disconnected), a waiting caller takes over.
+    """
 
     def __init__(self) -> None:
-        self._flights: dict[str, _Flight] = {}
+        self._flights: dict[str, asyncio.Future[Any]] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
 
     async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The result, and whether this caller joined a call already under way."""
-        flight = self._flights.get(key)
-        joined = flight is not None
-        if flight is None:
-            flight = self._flights[key] = _Flight(asyncio.ensure_future(work()))
-            flight.task.add_done_callback(lambda _: self._forget(key, flight))
-        flight.waiters += 1
+        joined = False
+        while (flight := self._flights.get(key)) is not None:
+            joined = True
+            try:
+                return await asyncio.shield(flight), joined
+            except _LeaderGone:
+                continue
+        flight = self._flights[key] = asyncio.get_running_loop().create_future()
         try:
-            return await asyncio.shield(flight.task), joined
+            result = await work()
+        except asyncio.CancelledError:
+            flight.set_exception(_LeaderGone())
+            raise
+        except BaseException as exc:
+            flight.set_exception(exc)
+            raise
+        else:
+            flight.set_result(result)
+            return result, joined
         finally:
-            flight.waiters -= 1
-            if flight.waiters == 0 and not flight.task.done():
-                flight.task.cancel()
+            # Retrieved here, so an error nobody joined is not reported as "never retrieved".
+            flight.exception()
+            self._forget(key, flight)
 
-    def _forget(self, key: str, flight: _Flight) -> None:
+    def _forget(self, key: str, flight: asyncio.Future[Any]) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]

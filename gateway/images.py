@@ -134,11 +134,11 @@ class ImageService:
         cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
         if cacheable and use_cache:
             hit = await self._cached(key)
-            self.metrics.cache.labels("hit" if hit else "miss").inc()
+            self.metrics.of(self.metrics.cache, "hit" if hit else "miss").inc()
             if hit is not None:
                 return self._note(ctx, dataclasses.replace(hit, cache="hit"))
         elif cacheable:
-            self.metrics.cache.labels("bypass").inc()
+            self.metrics.of(self.metrics.cache, "bypass").inc()
         # Identical requests in flight share one upstream call, per client key.
         flight_key = f"{ctx.client if ctx else ''}:{key}"
         served, joined = await self.flights.run(
@@ -225,7 +225,8 @@ class ImageService:
         ctx = current_request()
         for index, route in enumerate(routes):
             if index and last is not None:
-                self.metrics.fallbacks.labels(route.model.id, routes[index - 1].target.name, route.target.name).inc()
+                previous = routes[index - 1].target.name
+                self.metrics.of(self.metrics.fallbacks, route.model.id, previous, route.target.name).inc()
                 if ctx is not None:
                     ctx.fallbacks += 1
             breaker = self.breaker(route)
@@ -263,7 +264,7 @@ class ImageService:
             breaker.success()  # the upstream answered (a 4xx is about the request)
 
     def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
-        self.metrics.circuit.labels(route.target.name, route.model.id).set(int(breaker.state))
+        self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
 
     async def _serve_at(self, route: Route, spec: ImageSpec, response_format: str, deadline: float) -> Served:
         adapter = route.target.adapter
@@ -295,10 +296,10 @@ class ImageService:
             ]
             size = size or _image_size(blobs[0])
         labels = (route.target.name, route.model.id)
-        self.metrics.images.labels(*labels).inc(len(data))
+        self.metrics.of(self.metrics.images, *labels).inc(len(data))
         price = self.config.prices.get(route.model.id)
         if price:
-            self.metrics.cost.labels(*labels).inc(price * len(data))
+            self.metrics.of(self.metrics.cost, *labels).inc(price * len(data))
         response = ImagesResponse(
             created=int(time.time()),
             data=data,

@@ -9,15 +9,30 @@ from typing import Any
 
 import msgspec
 
-__all__ = ["JsonFormatter", "configure_logging"]
+__all__ = ["JsonFormatter", "access_line", "configure_logging"]
 
 _encoder = msgspec.json.Encoder()
+
+
+def _timestamp(created: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created)) + f".{int(created * 1000) % 1000:03d}Z"
+
+
+def access_line(fields: dict[str, Any]) -> None:
+    """One access-log line, in the same JSON shape as every other log line.
+
+    Written directly rather than through ``logging``: the record machinery cost
+    several percent of a request's CPU.
+    """
+    entry = {"ts": _timestamp(time.time()), "level": "info", "logger": "gateway.access", "msg": "request", **fields}
+    sys.stdout.write(_encoder.encode(entry).decode() + "\n")
+    sys.stdout.flush()
 
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + f".{int(record.msecs):03d}Z",
+            "ts": _timestamp(record.created),
             "level": record.levelname.lower(),
             "logger": record.name,
             "msg": record.getMessage(),

@@ -3,7 +3,10 @@ provider names, DashScope error codes; never paths, prompts, users or keys."""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics import MetricWrapperBase
 
 __all__ = ["LATENCY_BUCKETS", "Metrics"]
 
@@ -11,11 +14,13 @@ __all__ = ["LATENCY_BUCKETS", "Metrics"]
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 POLL_BUCKETS = (0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100)
+M = TypeVar("M", bound=MetricWrapperBase)
 
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
         self.registry = registry or CollectorRegistry()
+        self._children: dict[tuple[int, tuple[str, ...]], MetricWrapperBase] = {}
         r = self.registry
         self.requests = Counter(
             "gateway_requests", "Requests answered", ["route", "model", "provider", "status"], registry=r
@@ -66,3 +71,11 @@ class Metrics:
         self.shared_state = Gauge(
             "gateway_shared_state_up", "Whether the shared state store (Redis) is reachable", registry=r
         )
+
+    def of(self, metric: M, *labels: str) -> M:
+        """``metric.labels(*labels)``, remembered: label lookups take a lock and showed in profiles."""
+        key = (id(metric), labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child  # type: ignore[return-value]

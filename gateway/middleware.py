@@ -4,7 +4,6 @@ drain rejections get the same treatment."""
 
 from __future__ import annotations
 
-import logging
 import os
 import time
 from typing import Any
@@ -13,12 +12,12 @@ import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.context import RequestContext, set_current_request
+from gateway.logs import access_line
 from gateway.runtime import Runtime
 from gateway.schemas import ErrorBody, ErrorEnvelope
 
 __all__ = ["GatewayMiddleware", "route_label"]
 
-access_log = logging.getLogger("gateway.access")
 
 _EXACT_ROUTES = {
     "/v1/images/generations",
@@ -83,7 +82,7 @@ class GatewayMiddleware:
         else:
             set_current_request(ctx)
             self.runtime.in_flight += 1
-            gauge = self.runtime.metrics.in_flight.labels(route)
+            gauge = self.runtime.metrics.of(self.runtime.metrics.in_flight, route)
             gauge.inc()
             try:
                 await self.app(scope, receive, send_wrapped)
@@ -106,9 +105,9 @@ class GatewayMiddleware:
     def _record(self, ctx: RequestContext, status: int, sent: int) -> None:
         elapsed = time.monotonic() - ctx.started
         metrics = self.runtime.metrics
-        metrics.requests.labels(ctx.route, ctx.model or "-", ctx.provider or "-", str(status)).inc()
-        metrics.request_seconds.labels(ctx.route).observe(elapsed)
-        metrics.overhead_seconds.labels(ctx.route).observe(max(0.0, elapsed - ctx.waiting_seconds))
+        metrics.of(metrics.requests, ctx.route, ctx.model or "-", ctx.provider or "-", str(status)).inc()
+        metrics.of(metrics.request_seconds, ctx.route).observe(elapsed)
+        metrics.of(metrics.overhead_seconds, ctx.route).observe(max(0.0, elapsed - ctx.waiting_seconds))
         fields: dict[str, Any] = {
             "request_id": ctx.request_id,
             "method": ctx.method,
@@ -129,4 +128,4 @@ class GatewayMiddleware:
             fields["error"] = ctx.error_code
         if ctx.prompt is not None and self.runtime.config.log_prompts:
             fields["prompt"] = ctx.prompt
-        access_log.info("request", extra={"fields": fields})
+        access_line(fields)

@@ -107,24 +107,31 @@ class Engine:
         self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo, index: int = 0
     ) -> ImageBatch:
         pacer = self.pacer(target, model)
+        if pacer.semaphore is None:  # no concurrency limit: skip the slot's bookkeeping on the hot path
+            return await self._with_retries(target, call, deadline, model, pacer, index)
         async with pacer.slot(deadline) as waited:
-            self.metrics.queue_wait.labels(target.name, model.id).observe(waited)
-            attempt = 0
-            while True:
-                attempt += 1
-                try:
-                    return await self._attempt(target, call, deadline, model, pacer, index)
-                except ApiError as err:
-                    self.metrics.upstream_errors.labels(target.name, model.id, _code_label(err)).inc()
-                    if not self._may_retry(err, call, attempt):
-                        raise self._final(err, call) from None
-                    delay = self.backoff.delay(attempt, err.retry_after)
-                    if time.monotonic() + delay >= deadline:
-                        raise
-                    self.metrics.retries.labels(target.name, model.id).inc()
-                    log.info("retrying %s/%s after %s (attempt %d, %.2fs)", target.name, model.id, err.code,
-                             attempt, delay)
-                    await asyncio.sleep(delay)
+            self.metrics.of(self.metrics.queue_wait, target.name, model.id).observe(waited)
+            return await self._with_retries(target, call, deadline, model, pacer, index)
+
+    async def _with_retries(
+        self, target: Target, call: UpstreamCall, deadline: float, model: ModelInfo, pacer: Pacer, index: int
+    ) -> ImageBatch:
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return await self._attempt(target, call, deadline, model, pacer, index)
+            except ApiError as err:
+                self.metrics.of(self.metrics.upstream_errors, target.name, model.id, _code_label(err)).inc()
+                if not self._may_retry(err, call, attempt):
+                    raise self._final(err, call) from None
+                delay = self.backoff.delay(attempt, err.retry_after)
+                if time.monotonic() + delay >= deadline:
+                    raise
+                self.metrics.of(self.metrics.retries, target.name, model.id).inc()
+                log.info("retrying %s/%s after %s (attempt %d, %.2fs)", target.name, model.id, err.code,
+                         attempt, delay)
+                await asyncio.sleep(delay)
 
     def _may_retry(self, err: ApiError, call: UpstreamCall, attempt: int) -> bool:
         return err.retryable and attempt < self.settings.max_attempts and not self._ambiguous(err, call)
@@ -148,7 +155,8 @@ class Engine:
         try:
             return await self.upstream.send(request, target.api_key, read_timeout=read_timeout)
         finally:
-            self.metrics.upstream_seconds.labels(target.name, model.id, kind).observe(time.monotonic() - started)
+            elapsed = time.monotonic() - started
+            self.metrics.of(self.metrics.upstream_seconds, target.name, model.id, kind).observe(elapsed)
 
     def _read_timeout(self, deadline: float, cap: float) -> float:
         return max(0.1, min(cap, deadline - time.monotonic()))
@@ -158,7 +166,7 @@ class Engine:
     ) -> ImageBatch:
         waited = await pacer.send_turn(deadline)
         if waited:
-            self.metrics.queue_wait.labels(target.name, model.id).observe(waited)
+            self.metrics.of(self.metrics.queue_wait, target.name, model.id).observe(waited)
         cap = target.read_timeout or self.settings.read_timeout
         kind = "submit" if call.creates_task else "sync"
         response = await self._send(target, call.request, model, kind, self._read_timeout(deadline, cap))
@@ -204,4 +212,4 @@ class Engine:
                 if batch is not None:
                     return batch
         finally:
-            self.metrics.task_polls.labels(target.name, model.id).observe(polls)
+            self.metrics.of(self.metrics.task_polls, target.name, model.id).observe(polls)

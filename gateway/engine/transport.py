@@ -41,18 +41,26 @@ def _never_connected(exc: BaseException) -> bool:
     return False
 
 
+_TRANSPORT_ERRORS = (httpx.TransportError, aiohttp.ClientError)
+
+
+def _translated(exc: Exception, what: str) -> TransportError:
+    never = _never_connected(exc)
+    if never:
+        reason = "could not connect to the upstream"
+    elif isinstance(exc, httpx.TimeoutException):
+        reason = "the upstream timed out"
+    else:
+        reason = "the upstream connection failed"
+    return TransportError(f"{reason} ({what})", nothing_sent=never)
+
+
 @contextmanager
 def translate_transport_errors(what: str) -> Iterator[None]:
     try:
         yield
-    except httpx.TimeoutException as exc:
-        if _never_connected(exc):
-            raise TransportError(f"could not connect to the upstream ({what})", nothing_sent=True) from None
-        raise TransportError(f"the upstream timed out ({what})", nothing_sent=False) from None
-    except (httpx.TransportError, aiohttp.ClientError) as exc:
-        never = _never_connected(exc)
-        reason = "could not connect to the upstream" if never else "the upstream connection failed"
-        raise TransportError(f"{reason} ({what})", nothing_sent=never) from None
+    except _TRANSPORT_ERRORS as exc:
+        raise _translated(exc, what) from None
 
 
 class Upstream:
@@ -90,12 +98,14 @@ class Upstream:
         outgoing = httpx.Request(
             request.method, request.url, headers=headers, content=request.body, extensions={"timeout": timeout}
         )
-        with translate_transport_errors(f"{request.method} {request.url.split('?')[0]}"):
+        try:  # not the context manager: this is the hot path
             response = await self.transport.handle_async_request(outgoing)
             try:
                 body = await response.aread()
             finally:
                 await response.aclose()
+        except _TRANSPORT_ERRORS as exc:
+            raise _translated(exc, f"{request.method} {request.url.split('?')[0]}") from None
         return HttpResponse(response.status_code, response.headers, body)
 
     async def aclose(self) -> None:

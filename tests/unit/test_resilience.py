@@ -177,3 +177,33 @@ async def test_single_flight_work_stops_when_every_waiter_leaves() -> None:
     waiter.cancel()
     await asyncio.sleep(0.01)
     assert len(flights) == 0 and not finished
+
+
+async def test_single_flight_waiter_takes_over_when_the_leader_leaves() -> None:
+    flights = SingleFlight()
+    runs = 0
+
+    async def work() -> str:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(0.05)
+        return "done"
+
+    leader = asyncio.ensure_future(flights.run("k", work))
+    await asyncio.sleep(0.01)
+    follower = asyncio.ensure_future(flights.run("k", work))
+    await asyncio.sleep(0.01)
+    leader.cancel()
+    assert await follower == ("done", True)
+    assert runs == 2 and len(flights) == 0
+
+
+async def test_single_flight_shares_errors() -> None:
+    flights = SingleFlight()
+
+    async def work() -> None:
+        await asyncio.sleep(0.02)
+        raise ValueError("upstream said no")
+
+    results = await asyncio.gather(*(flights.run("k", work) for _ in range(3)), return_exceptions=True)
+    assert all(isinstance(r, ValueError) for r in results)
