@@ -108,6 +108,7 @@ class Engine:
     ) -> ImageBatch:
         pacer = self.pacer(target, model)
         if pacer.semaphore is None:  # no concurrency limit: skip the slot's bookkeeping on the hot path
+            self.metrics.of(self.metrics.queue_wait, target.name, model.id).observe(0.0)
             return await self._with_retries(target, call, deadline, model, pacer, index)
         async with pacer.slot(deadline) as waited:
             self.metrics.of(self.metrics.queue_wait, target.name, model.id).observe(waited)
