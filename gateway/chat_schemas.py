@@ -10,6 +10,8 @@ from typing import Any, Literal
 
 import msgspec
 
+from gateway.schemas import DashScopeExtras
+
 __all__ = [
     "AssistantMessage",
     "ChatChoice",
@@ -53,7 +55,7 @@ class StreamOptions(msgspec.Struct):
     include_usage: bool | None = None
 
 
-class ChatRequest(msgspec.Struct, kw_only=True):
+class ChatRequest(DashScopeExtras, kw_only=True):
     messages: list[InMessage]
     model: str | None = None
     n: int | None = None
@@ -66,15 +68,6 @@ class ChatRequest(msgspec.Struct, kw_only=True):
     modalities: list[str] | None = None
     image_config: ImageConfig | None = None
     user: str | None = None
-    negative_prompt: str | None = None
-    seed: int | None = None
-    prompt_extend: bool | None = None
-    watermark: bool | None = None
-    thinking_mode: bool | None = None
-
-    def extras(self) -> dict[str, Any]:
-        names = ("negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode")
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
 
 
 class ImageUrl(msgspec.Struct):

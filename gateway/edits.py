@@ -7,7 +7,7 @@ through :meth:`ImageService.run`.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 from litestar import Request, Response, post
@@ -19,40 +19,20 @@ from gateway.images import ImageService
 from gateway.jobs_api import prefers_async, submit_job
 from gateway.multipart import read_form
 from gateway.references import Reference, check_count, prepare_references, require_edits
-from gateway.schemas import _param_of, decode_request
+from gateway.schemas import ImageOptions, _param_of, decode_request
 from gateway.serving import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response, serve_images, served_headers
 from providers.base import ImageSpec
 from providers.errors import InvalidRequest, UnsupportedParameter
 
 __all__ = ["EditRequest", "edit_spec", "images_edits", "json_references"]
 
-EXTRA_NAMES = ("negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode")
-
-
-class EditRequest(msgspec.Struct, kw_only=True):
-    prompt: str
-    model: str | None = None
-    n: int | None = None
-    size: str | None = None
-    quality: str | None = None
-    style: str | None = None
-    response_format: Literal["url", "b64_json"] | None = None
-    user: str | None = None
+class EditRequest(ImageOptions, kw_only=True):
     stream: bool | None = None
-    # DashScope extras (``extra_body``); typed, because multipart sends them as text.
-    negative_prompt: str | None = None
-    seed: int | None = None
-    prompt_extend: bool | None = None
-    watermark: bool | None = None
-    thinking_mode: bool | None = None
     # JSON bodies carry images here: a URL or data URI, a list of them, or OpenAI's
     # ``images: [{"image_url": ...}]``.
     image: Any = None
     images: Any = None
     mask: Any = None
-
-    def extras(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in EXTRA_NAMES if getattr(self, name) is not None}
 
 
 def _json_reference(value: Any, index: int) -> Reference:

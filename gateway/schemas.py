@@ -9,10 +9,13 @@ import msgspec
 from providers.errors import InvalidRequest
 
 __all__ = [
+    "EXTRA_NAMES",
+    "DashScopeExtras",
     "ErrorBody",
     "ErrorEnvelope",
     "ImageData",
     "ImageGenerationRequest",
+    "ImageOptions",
     "ImagesResponse",
     "ImagesUsage",
     "decode_request",
@@ -22,7 +25,28 @@ T = TypeVar("T")
 
 
 
-class ImageGenerationRequest(msgspec.Struct, kw_only=True):
+class DashScopeExtras(msgspec.Struct, kw_only=True):
+    """DashScope parameters OpenAI SDK clients send through ``extra_body`` (top level).
+
+    Typed, so a wrong type is a 400 naming the field (multipart text converts).
+    """
+
+    negative_prompt: str | None = None
+    seed: int | None = None
+    prompt_extend: bool | None = None
+    watermark: bool | None = None
+    thinking_mode: bool | None = None
+
+    def extras(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in EXTRA_NAMES if getattr(self, name) is not None}
+
+
+EXTRA_NAMES = tuple(DashScopeExtras.__struct_fields__)
+
+
+class ImageOptions(DashScopeExtras, kw_only=True):
+    """The OpenAI image request fields shared by generations and edits."""
+
     prompt: str
     model: str | None = None
     n: int | None = None
@@ -31,17 +55,10 @@ class ImageGenerationRequest(msgspec.Struct, kw_only=True):
     style: str | None = None
     response_format: Literal["url", "b64_json"] | None = None
     user: str | None = None
-    # DashScope extras, sent by OpenAI SDK clients through ``extra_body``; the
-    # adapter checks their types so the error names the field.
-    negative_prompt: Any = None
-    seed: Any = None
-    prompt_extend: Any = None
-    watermark: Any = None
-    thinking_mode: Any = None
 
-    def extras(self) -> dict[str, Any]:
-        names = ("negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode")
-        return {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+
+class ImageGenerationRequest(ImageOptions, kw_only=True):
+    pass
 
 
 class ImageData(msgspec.Struct, omit_defaults=True):
