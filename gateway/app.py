@@ -52,7 +52,9 @@ def build_targets(config: GatewayConfig) -> dict[str, Target]:
             )
         except ValueError as exc:
             raise ConfigError(f"provider {name!r}: {exc}") from None
-        targets[name] = Target(name, adapter, p.api_key, pacing=p.pacing, read_timeout=p.read_timeout)
+        targets[name] = Target(
+            name, adapter, p.api_key, pacing=p.pacing, read_timeout=p.read_timeout, connect_timeout=p.connect_timeout
+        )
     return targets
 
 

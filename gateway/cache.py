@@ -72,50 +72,56 @@ class ResponseCache(Generic[T]):
         return len(self._cache)
 
 
-class _LeaderGone(Exception):
-    """The caller running a shared call left before it finished."""
+class _Flight:
+    __slots__ = ("expiry", "task", "waiters")
+
+    def __init__(self, task: asyncio.Future[Any]) -> None:
+        self.task = task
+        self.waiters = 0
+        self.expiry: asyncio.TimerHandle | None = None
 
 
 class SingleFlight:
     """Coalesces identical concurrent calls.
 
-    The first caller runs the work in its own task (no extra task on the hot
-    path); later callers wait for its result. If the first caller leaves (its
-    client disconnected), a waiting caller takes over.
+    The work runs detached from any one caller, so a caller that leaves does not
+    restart it for the others. When the last caller leaves, the work goes on for
+    ``grace`` seconds, long enough for a client that retries after a timeout to
+    join it instead of paying for a second upstream call, and is then cancelled.
     """
 
-    def __init__(self) -> None:
-        self._flights: dict[str, asyncio.Future[Any]] = {}
+    def __init__(self, grace: float = 0.0) -> None:
+        self.grace = grace
+        self._flights: dict[str, _Flight] = {}
 
     def __len__(self) -> int:
         return len(self._flights)
 
     async def run(self, key: str, work: Callable[[], Awaitable[T]]) -> tuple[T, bool]:
         """The result, and whether this caller joined a call already under way."""
-        joined = False
-        while (flight := self._flights.get(key)) is not None:
-            joined = True
-            try:
-                return await asyncio.shield(flight), joined
-            except _LeaderGone:
-                continue
-        flight = self._flights[key] = asyncio.get_running_loop().create_future()
+        flight = self._flights.get(key)
+        joined = flight is not None
+        if flight is None:
+            flight = self._flights[key] = _Flight(asyncio.ensure_future(work()))
+            flight.task.add_done_callback(lambda task: self._done(key, flight))
+        if flight.expiry is not None:
+            flight.expiry.cancel()
+            flight.expiry = None
+        flight.waiters += 1
         try:
-            result = await work()
-        except asyncio.CancelledError:
-            flight.set_exception(_LeaderGone())
-            raise
-        except BaseException as exc:
-            flight.set_exception(exc)
-            raise
-        else:
-            flight.set_result(result)
-            return result, joined
+            return await asyncio.shield(flight.task), joined
         finally:
-            # Retrieved here, so an error nobody joined is not reported as "never retrieved".
-            flight.exception()
-            self._forget(key, flight)
+            flight.waiters -= 1
+            if flight.waiters == 0 and not flight.task.done():
+                if self.grace > 0:
+                    flight.expiry = asyncio.get_running_loop().call_later(self.grace, flight.task.cancel)
+                else:
+                    flight.task.cancel()
 
-    def _forget(self, key: str, flight: asyncio.Future[Any]) -> None:
+    def _done(self, key: str, flight: _Flight) -> None:
         if self._flights.get(key) is flight:
             del self._flights[key]
+        if flight.expiry is not None:
+            flight.expiry.cancel()
+        if not flight.task.cancelled():
+            flight.task.exception()  # retrieved: an error nobody waited for is not "never retrieved"

@@ -81,14 +81,13 @@ async def image_chat_events(
     yield DONE
 
 
-async def _stream(service: ImageService, route: Route, job: ChatJob, reply: Reply) -> Stream:
-    # Checked now, while an error can still be an HTTP status: the key's limits, and the
-    # upstream calls (pure to build).
-    await service.admit(job.model, job.spec)
-    route.target.adapter.generation_calls(route.model.id, job.spec)
+async def _stream(service: ImageService, routes: list[Route], job: ChatJob, reply: Reply) -> Stream:
+    # Checked now, while an error can still be an HTTP status.
+    await service.prepare(job.model, job.spec)
+    route = routes[0]
 
     def work() -> Coroutine[Any, Any, Served]:
-        return service.run(job.model, job.spec, job.response_format)
+        return service.run(job.model, job.spec, job.response_format, routes=routes)
 
     headers = {**HEADERS, "x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
     return Stream(image_chat_events(work, reply, job), media_type="text/event-stream", headers=headers)
@@ -100,15 +99,16 @@ async def chat_completions(request: Request[Any, Any, Any], state: State) -> Res
     service: ImageService = state.images
     body = await request.body()
     head = decode_request(body, ChatHead)
-    route = service.router.resolve(head.model)
+    routes = service.router.candidates(head.model)
+    route = routes[0]
     if route.model.kind == "chat":
         return await proxy_chat(request, service, route, body, requested=head.model, stream=bool(head.stream))
     req = decode_request(body, ChatRequest)
     job = await chat_job(service, req, route, markdown_default=_markdown_default(service))
     reply = Reply.new(route.model.id)
     if req.stream:
-        return await _stream(service, route, job, reply)
-    served = await serve_images(request, service, job.model, job.spec, job.response_format)
+        return await _stream(service, routes, job, reply)
+    served = await serve_images(request, service, job.model, job.spec, job.response_format, routes)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)
     return Response(

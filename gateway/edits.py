@@ -19,6 +19,7 @@ from gateway.images import ImageService
 from gateway.jobs_api import prefers_async, submit_job
 from gateway.multipart import read_form
 from gateway.references import Reference, check_count, prepare_references, require_edits
+from gateway.routing import Route
 from gateway.schemas import ImageOptions, _param_of, decode_request
 from gateway.serving import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response, serve_images, served_headers
 from providers.base import ImageSpec
@@ -81,7 +82,10 @@ def _validation_error(exc: msgspec.ValidationError) -> InvalidRequest:
     return InvalidRequest(f"Invalid request: {exc}", param=_param_of(exc))
 
 
-async def edit_spec(service: ImageService, req: EditRequest, refs: list[Reference], mask: bool) -> ImageSpec:
+async def edit_spec(
+    service: ImageService, req: EditRequest, refs: list[Reference], mask: bool
+) -> tuple[ImageSpec, list[Route]]:
+    """The request as an ImageSpec, checked against the model it will go to (and its targets)."""
     """The checked request, ready for :meth:`ImageService.run`. Raises InvalidRequest."""
     if mask:
         # No DashScope edit model takes an OpenAI mask (transparent = edit here); ignoring it
@@ -96,7 +100,8 @@ async def edit_spec(service: ImageService, req: EditRequest, refs: list[Referenc
     n = check_n(req.n)
     check_prompt(req.prompt)
     name = service.router.canonical(req.model)
-    info = service.router.resolve(req.model).model
+    routes = service.router.candidates(req.model)
+    info = routes[0].model
     require_edits(info, name)
     if not refs:
         raise InvalidRequest("'image' is required: send one file as 'image' or several as 'image[]'",
@@ -104,8 +109,9 @@ async def edit_spec(service: ImageService, req: EditRequest, refs: list[Referenc
     check_count(info, name, len(refs), "image")
     prepared = await prepare_references(refs, info, param="image")
     size = auto_size(info, req.quality, prepared.last_size) if is_auto(req.size) else req.size
-    return ImageSpec(prompt=req.prompt, n=n, size=size, quality=req.quality, style=req.style,
+    spec = ImageSpec(prompt=req.prompt, n=n, size=size, quality=req.quality, style=req.style,
                      extras=req.extras(), images=prepared.uris)
+    return spec, routes
 
 
 @post("/v1/images/edits", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
@@ -113,10 +119,10 @@ async def images_edits(request: Request[Any, Any, Any], state: State) -> Respons
     require_client_key(request)
     service: ImageService = state.images
     req, refs, mask = await _read(request)
-    spec = await edit_spec(service, req, refs, mask)
+    spec, routes = await edit_spec(service, req, refs, mask)
     if prefers_async(request):
-        return await submit_job(request, req.model, spec, req.response_format or "url")
-    served = await serve_images(request, service, req.model, spec, req.response_format or "url")
+        return await submit_job(request, req.model, spec, req.response_format or "url", routes)
+    served = await serve_images(request, service, req.model, spec, req.response_format or "url", routes)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)
     return json_response(served.response, served_headers(served))

@@ -10,6 +10,7 @@ import msgspec
 from litestar import Request, Response
 from litestar.exceptions import HTTPException
 
+from gateway.context import current_request
 from gateway.schemas import ErrorBody, ErrorEnvelope
 from providers.errors import ApiError
 
@@ -49,6 +50,9 @@ def error_response(err: ApiError) -> Response[bytes]:
 
 
 def _api_error(_: Request[Any, Any, Any], exc: ApiError) -> Response[bytes]:
+    ctx = current_request()
+    if ctx is not None:
+        ctx.error_code = exc.code  # for the access log line
     return error_response(exc)
 
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import math
 import re
 
-from gateway.images import MAX_N
 from providers.base import ModelInfo
 from providers.errors import InvalidRequest
 
 __all__ = [
     "BUDGET_SIDES",
+    "MAX_N",
     "auto_size",
     "check_n",
     "check_prompt",
@@ -29,6 +29,8 @@ __all__ = [
     "size_for",
 ]
 
+#: Like OpenAI: at most 10 images per request, whatever the model's own limit.
+MAX_N = 10
 BUDGET_SIDES = {"1K": 1024, "2K": 2048, "4K": 4096}
 _QUALITY_TOKENS = {"high": "2K", "hd": "2K", "low": "1K", "medium": "1K", "standard": "1K"}
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:/xX]\s*(\d+(?:\.\d+)?)\s*$")

@@ -1,6 +1,6 @@
 """Image requests: authorize, route with fallback, run the upstream calls, shape the OpenAI answer.
 
-Every image route (generations, edits, chat) ends in :meth:`ImageService.run`.
+Every image route (generations, edits, chat, async jobs) ends in :meth:`ImageService.run`.
 """
 
 from __future__ import annotations
@@ -9,45 +9,32 @@ import asyncio
 import dataclasses
 import io
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
 import httpx
-import msgspec
 from PIL import Image
 
-from gateway.cache import URL_MARGIN, ResponseCache, SingleFlight, request_fingerprint, url_expiry
+from gateway.cache import request_fingerprint
 from gateway.clients import KeyRing
 from gateway.context import RequestContext, current_request
 from gateway.engine.downloads import b64, fetch_all_b64
 from gateway.engine.executor import Engine
 from gateway.engine.gather import gather_or_cancel
-from gateway.records import AnswerRecord, ErrorRecord, RelayedError, error_record
+from gateway.image_params import MAX_N, check_n, check_prompt
 from gateway.resilience.breaker import Breaker
 from gateway.resilience.pacing import QueueFull
 from gateway.routing import Route, Router
 from gateway.schemas import ImageData, ImageGenerationRequest, ImagesResponse, ImagesUsage
 from gateway.settings import GatewayConfig
 from gateway.shared import LocalState, SharedState
-from providers.base import ImageBatch, ImageSpec, TaskRef
-from providers.errors import ApiError, InvalidRequest, ServiceUnavailable, UpstreamTimeout
+from gateway.sharing import AnswerSharing, Served
+from providers.base import ImageBatch, ImageSpec, TaskRef, UpstreamCall
+from providers.errors import ApiError, ServiceUnavailable, UpstreamTimeout
 
 __all__ = ["MAX_N", "ImageService", "Served"]
 
-#: Like OpenAI: at most 10 images per request, whatever the model's own limit.
-MAX_N = 10
-#: How long another replica's answer to a shared request stays readable, and how
-#: often a waiting replica looks for it.
-FLIGHT_ANSWER_TTL = 60.0
-FLIGHT_POLL = 0.1
-
-
-@dataclass(frozen=True, slots=True)
-class Served:
-    response: ImagesResponse
-    route: Route
-    #: "hit", "miss", "bypass", "shared" (joined an identical request in flight) or None.
-    cache: str | None = None
+#: Input images beyond this many bytes are hashed off the event loop.
+_HASH_INLINE_LIMIT = 1024 * 1024
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
@@ -81,18 +68,13 @@ class ImageService:
         replica: str = "",
     ) -> None:
         self.config = config
-        self.state: SharedState = state or LocalState()
-        self.replica = replica
         self.router = router
         self.engine = engine
         self.client = client
         self.keyring = keyring
         self.metrics = engine.metrics
         self.deadline_seconds = config.upstream.deadline_seconds
-        self.cache: ResponseCache[Served] = ResponseCache(
-            max_bytes=config.cache.max_bytes, ttl=config.cache.ttl_seconds
-        )
-        self.flights = SingleFlight()
+        self.sharing = AnswerSharing(config, router, state or LocalState(), replica)
         self._breakers: dict[tuple[str, str], Breaker] = {}
 
     def breaker(self, route: Route) -> Breaker:
@@ -104,13 +86,9 @@ class ImageService:
         return breaker
 
     def spec_of(self, req: ImageGenerationRequest) -> ImageSpec:
-        n = 1 if req.n is None else req.n
-        if not 1 <= n <= MAX_N:
-            raise InvalidRequest(f"'n' must be between 1 and {MAX_N}, got {n}", param="n")
-        if not req.prompt.strip():
-            raise InvalidRequest("'prompt' must not be empty", param="prompt")
         return ImageSpec(
-            prompt=req.prompt, n=n, size=req.size, quality=req.quality, style=req.style, extras=req.extras()
+            prompt=check_prompt(req.prompt), n=check_n(req.n), size=req.size, quality=req.quality,
+            style=req.style, extras=req.extras(),
         )
 
     async def admit(self, model: str | None, spec: ImageSpec) -> list[Route]:
@@ -124,16 +102,42 @@ class ImageService:
             ctx.admitted = True
         return self.router.candidates(name)
 
-    async def run(self, model: str | None, spec: ImageSpec, response_format: str, *, use_cache: bool = True) -> Served:
-        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer."""
-        ctx = current_request()
+    async def prepare(self, model: str | None, spec: ImageSpec) -> list[Route]:
+        """:meth:`admit`, and the upstream calls built once, so a bad request fails now,
+        while it can still be an HTTP error (async jobs, streamed chat)."""
         routes = await self.admit(model, spec)
-        name = self.router.canonical(model)
-        key = request_fingerprint(name, spec.prompt, spec.n, spec.size, spec.quality, spec.style,
-                                  dict(spec.extras), spec.images, response_format)
+        routes[0].target.adapter.generation_calls(routes[0].model.id, spec)
+        return routes
+
+    async def _fingerprint(self, name: str, spec: ImageSpec, response_format: str) -> str:
+        parts = (name, spec.prompt, spec.n, spec.size, spec.quality, spec.style, dict(spec.extras), spec.images,
+                 response_format)
+        if sum(len(image) for image in spec.images) > _HASH_INLINE_LIMIT:
+            return await asyncio.to_thread(request_fingerprint, *parts)
+        return request_fingerprint(*parts)
+
+    async def run(
+        self,
+        model: str | None,
+        spec: ImageSpec,
+        response_format: str,
+        *,
+        use_cache: bool = True,
+        routes: Sequence[Route] | None = None,
+    ) -> Served:
+        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer.
+
+        ``routes`` are the targets already chosen for this request (weighted routes pick
+        at random: a caller that looked at the model first must get the same one).
+        """
+        ctx = current_request()
+        chosen = await self.admit(model, spec)
+        routes = routes or chosen
+        key = await self._fingerprint(self.router.canonical(model), spec, response_format)
+        sharing = self.sharing
         cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
         if cacheable and use_cache:
-            hit = await self._cached(key)
+            hit = await sharing.cached(key)
             self.metrics.of(self.metrics.cache, "hit" if hit else "miss").inc()
             if hit is not None:
                 return self._note(ctx, dataclasses.replace(hit, cache="hit"))
@@ -141,11 +145,9 @@ class ImageService:
             self.metrics.of(self.metrics.cache, "bypass").inc()
         # Identical requests in flight share one upstream call, per client key.
         flight_key = f"{ctx.client if ctx else ''}:{key}"
-        served, joined = await self.flights.run(
-            flight_key, lambda: self._shared_flight(flight_key, lambda: self._serve(routes, spec, response_format))
-        )
-        if cacheable:
-            await self._store(key, served, response_format)
+        served, joined = await sharing.flight(flight_key, lambda: self._serve(routes, spec, response_format))
+        if cacheable and len(served.response.data) == spec.n:  # a partial answer is not worth keeping
+            await sharing.store(key, served)
         cache = "shared" if joined else ("miss" if cacheable and use_cache else "bypass" if cacheable else None)
         return self._note(ctx, dataclasses.replace(served, cache=cache))
 
@@ -156,57 +158,6 @@ class ImageService:
             ctx.images = len(served.response.data)
             ctx.cache = served.cache
         return served
-
-    def _encode(self, served: Served) -> bytes:
-        return msgspec.json.encode(AnswerRecord(served.response, served.route.target.name, served.route.model.id))
-
-    def _decode(self, raw: bytes) -> Served | None:
-        record = msgspec.json.decode(raw, type=AnswerRecord)
-        route = self.router.route_to(record.provider, record.model)
-        return Served(record.response, route) if route else None
-
-    async def _cached(self, key: str) -> Served | None:
-        local = self.cache.get(key)
-        if local is not None or not self.state.distributed:
-            return local
-        raw = await self.state.get(f"cache/{key}")
-        return self._decode(raw) if raw else None
-
-    async def _store(self, key: str, served: Served, response_format: str) -> None:
-        valid_for = self.config.cache.ttl_seconds
-        if response_format == "url":
-            now = time.time()
-            expiry = min(url_expiry(d.url, now) for d in served.response.data if d.url)
-            valid_for = min(valid_for, expiry - now - URL_MARGIN)
-        raw = self._encode(served)
-        self.cache.put(key, served, size=len(raw), valid_for=valid_for)
-        if self.state.distributed and valid_for > 0 and len(raw) <= self.config.cache.max_bytes:
-            await self.state.put(f"cache/{key}", raw, valid_for)
-
-    async def _shared_flight(self, key: str, work: Callable[[], Awaitable[Served]]) -> Served:
-        """Single-flight across replicas: one leads, the others wait for its answer."""
-        lock, answer = f"flight/{key}", f"flight-answer/{key}"
-        while self.state.distributed:
-            if await self.state.claim(lock, self.replica, self.deadline_seconds + 30):
-                try:
-                    served = await work()
-                except ApiError as err:
-                    await self.state.put(answer, b"E" + msgspec.json.encode(error_record(err)), FLIGHT_ANSWER_TTL)
-                    raise
-                finally:
-                    await self.state.delete(lock)
-                await self.state.put(answer, b"A" + self._encode(served), FLIGHT_ANSWER_TTL)
-                return served
-            while (raw := await self.state.get(answer)) is None and await self.state.get(lock) is not None:
-                await asyncio.sleep(FLIGHT_POLL)
-            if raw is not None:
-                if raw[:1] == b"E":
-                    raise RelayedError(msgspec.json.decode(raw[1:], type=ErrorRecord))
-                relayed = self._decode(raw[1:])
-                if relayed is not None:
-                    return relayed
-            # The leader went away without an answer: try to lead.
-        return await work()
 
     async def _serve(self, routes: Sequence[Route], spec: ImageSpec, response_format: str) -> Served:
         deadline = time.monotonic() + self.deadline_seconds
@@ -229,6 +180,8 @@ class ImageService:
                 self.metrics.of(self.metrics.fallbacks, route.model.id, previous, route.target.name).inc()
                 if ctx is not None:
                     ctx.fallbacks += 1
+            # Built before the breaker is asked: a bad request must not count as (or use up) a probe.
+            calls = route.target.adapter.generation_calls(route.model.id, spec)
             breaker = self.breaker(route)
             if not breaker.allow():
                 last = ServiceUnavailable(
@@ -237,7 +190,7 @@ class ImageService:
                 )
                 continue
             try:
-                served = await self._serve_at(route, spec, response_format, deadline)
+                served = await self._serve_at(route, calls, response_format, deadline)
             except ApiError as err:
                 self._judge(breaker, err)
                 self._circuit_metric(route, breaker)
@@ -266,9 +219,9 @@ class ImageService:
     def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
         self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
 
-    async def _serve_at(self, route: Route, spec: ImageSpec, response_format: str, deadline: float) -> Served:
-        adapter = route.target.adapter
-        calls = adapter.generation_calls(route.model.id, spec)
+    async def _serve_at(
+        self, route: Route, calls: list[UpstreamCall], response_format: str, deadline: float
+    ) -> Served:
         ctx = current_request()
         waiting_from = time.monotonic()
         try:

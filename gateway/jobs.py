@@ -9,7 +9,6 @@ tasks, so a long generation does not depend on one pod staying alive.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -22,6 +21,7 @@ import msgspec
 from gateway.context import set_current_request, task_listener
 from gateway.images import ImageService
 from gateway.records import ErrorRecord, error_record
+from gateway.routing import Route
 from gateway.schemas import ImagesResponse
 from gateway.settings import JobSettings
 from gateway.shared import SharedState
@@ -94,14 +94,18 @@ class JobService:
         record = msgspec.json.decode(raw, type=JobRecord)
         return record if record.client == client else None  # other keys' jobs do not exist for you
 
-    async def submit(self, model: str | None, spec: ImageSpec, response_format: str, client: str | None) -> JobRecord:
+    async def submit(
+        self, model: str | None, spec: ImageSpec, response_format: str, client: str | None, routes: list[Route]
+    ) -> JobRecord:
+        """Record the job and start it; ``routes`` were chosen (and the request checked) by the caller."""
         record = JobRecord(
             id=f"imgjob_{os.urandom(12).hex()}", status="running", created=int(time.time()), client=client,
             model=self.images.router.canonical(model), response_format=response_format, owner=self.replica,
             heartbeat=time.time(),
         )
         await self._save(record)
-        self._start(record, self._generate(record, model, spec, response_format))
+        await self._beat(record.id)
+        self._start(record, self._generate(record, model, spec, response_format, routes))
         return record
 
     def _start(self, record: JobRecord, work: Coroutine[Any, Any, None]) -> None:
@@ -113,6 +117,10 @@ class JobService:
                 await work
             except asyncio.CancelledError:
                 pass  # cancelled via DELETE (already recorded) or the process is stopping
+            except Exception as exc:  # never leave a job "running" forever
+                log.exception("job %s failed unexpectedly", record.id)
+                await self._finish(record, UpstreamError(f"The job failed in the gateway ({type(exc).__name__})",
+                                                         retryable=False))
             finally:
                 job.done.set()
                 if job.beat is not None:
@@ -122,16 +130,25 @@ class JobService:
         job.runner = asyncio.create_task(run())
         job.beat = asyncio.create_task(self._heartbeat(job))
 
+    async def _beat(self, job_id: str) -> None:
+        # A key of its own: rewriting the whole record could overwrite a status another
+        # replica just wrote (a cancel).
+        await self.state.put(f"job-beat/{job_id}", str(time.time()).encode(), self.settings.ttl_seconds)
+
     async def _heartbeat(self, job: _Local) -> None:
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            if await self.state.get(f"job-cancel/{job.record.id}") is not None and job.runner:
+            if await self._cancelled(job.record.id) and job.runner:
                 job.runner.cancel()  # another replica took a DELETE for it
                 return
-            job.record.heartbeat = time.time()
-            await self._save(job.record)
+            await self._beat(job.record.id)
+
+    async def _cancelled(self, job_id: str) -> bool:
+        return await self.state.get(f"job-cancel/{job_id}") is not None
 
     async def _finish(self, record: JobRecord, outcome: ImagesResponse | ApiError) -> None:
+        if await self._cancelled(record.id):
+            return  # a DELETE won: its "cancelled" stays
         if isinstance(outcome, ApiError):
             record.status, record.error = "failed", error_record(outcome)
         else:
@@ -139,36 +156,43 @@ class JobService:
         record.heartbeat = time.time()
         await self._save(record)
 
-    async def _generate(self, record: JobRecord, model: str | None, spec: ImageSpec, response_format: str) -> None:
+    async def _generate(
+        self, record: JobRecord, model: str | None, spec: ImageSpec, response_format: str, routes: list[Route]
+    ) -> None:
         async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:
             record.provider, record.model_id = provider, model_id
             record.tasks = [t for t in record.tasks if t.index != index] + [JobTask(index, task_id, n)]
             await self._save(record)
 
-        route = self.images.router.resolve(model)
+        route = routes[0]
         record.provider, record.model_id = route.target.name, route.model.id
         record.calls = len(route.target.adapter.generation_calls(route.model.id, spec))
         task_listener.set(note_task)
         try:
-            served = await self.images.run(model, spec, response_format)
+            served = await self.images.run(model, spec, response_format, routes=routes)
         except ApiError as err:
             await self._finish(record, err)
             return
         record.provider, record.model_id = served.route.target.name, served.route.model.id
         await self._finish(record, served.response)
 
-    def _stale(self, record: JobRecord) -> bool:
-        return record.owner != self.replica and time.time() - record.heartbeat > self.settings.stale_after_seconds
+    async def _stale(self, record: JobRecord) -> bool:
+        if record.owner == self.replica:
+            return False
+        beat = await self.state.get(f"job-beat/{record.id}")
+        last = float(beat) if beat else record.heartbeat
+        return time.time() - last > self.settings.stale_after_seconds
 
     async def get(self, job_id: str, client: str | None) -> JobRecord | None:
         """The job as it stands; takes it over when the replica running it has gone."""
         record = await self.load(job_id, client)
-        if record is None or record.status != "running" or not self._stale(record):
+        if record is None or record.status != "running" or not await self._stale(record):
             return record
         if await self.state.claim(f"job-takeover/{job_id}/{record.owner}", self.replica, self.settings.ttl_seconds):
             log.info("resuming job %s: its replica stopped answering", job_id)
             record.owner, record.heartbeat = self.replica, time.time()
             await self._save(record)
+            await self._beat(record.id)
             self._start(record, self._resume(record))
         return record
 
@@ -198,20 +222,22 @@ class JobService:
         adapter = route.target.adapter if route else None
         if route is None or not isinstance(adapter, TaskCanceller) or len(record.tasks) < max(1, record.calls):
             raise NotCancellable("This job cannot be cancelled: its model runs synchronously upstream", param="id")
+        cancelled = 0
         for task in record.tasks:
             response = await self.images.engine.upstream.send(
                 adapter.cancel_request(TaskRef(task.task_id)), route.target.api_key, read_timeout=30
             )
-            if not adapter.cancelled(response):
-                raise NotCancellable(
-                    "The upstream task has already started; DashScope only cancels tasks still queued", param="id"
-                )
+            cancelled += adapter.cancelled(response)
+        if not cancelled:
+            raise NotCancellable(
+                "The upstream task has already started; DashScope only cancels tasks still queued", param="id"
+            )
+        # With some of its tasks cancelled the job cannot complete: it is cancelled as a whole.
         await self.state.put(f"job-cancel/{job_id}", b"1", self.settings.ttl_seconds)
         local = self.local.get(job_id)
         if local is not None and local.runner is not None:
             local.runner.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await local.done.wait()
+            await local.done.wait()
         record.status = "cancelled"
         await self._save(record)
         return record

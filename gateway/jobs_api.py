@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -11,7 +12,9 @@ from litestar.datastructures import State
 from gateway.auth import require_client_key
 from gateway.context import current_request
 from gateway.jobs import JobRecord, JobService
+from gateway.routing import Route
 from gateway.schemas import ErrorBody, ImageData, ImagesUsage
+from gateway.serving import json_response
 from providers.base import ImageSpec
 from providers.errors import ApiError
 
@@ -51,21 +54,23 @@ def view(record: JobRecord) -> JobView:
     return job
 
 
-def _json(payload: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json",
-                    headers=headers)
 
 
 async def submit_job(
-    request: Request[Any, Any, Any], model: str | None, spec: ImageSpec, response_format: str
+    request: Request[Any, Any, Any],
+    model: str | None,
+    spec: ImageSpec,
+    response_format: str,
+    routes: Sequence[Route] | None = None,
 ) -> Response[bytes]:
-    """202 with the job; the client's limits apply now, the work runs in the background."""
+    """202 with the job. The client's limits and the request's validity are checked now
+    (an error is an HTTP error, not a failed job); the work runs in the background."""
     jobs: JobService = request.app.state.jobs
-    await jobs.images.admit(model, spec)
+    prepared = await jobs.images.prepare(model, spec)
     ctx = current_request()
-    record = await jobs.submit(model, spec, response_format, ctx.client if ctx else None)
+    record = await jobs.submit(model, spec, response_format, ctx.client if ctx else None, list(routes or prepared))
     headers = {"location": f"/v1/images/jobs/{record.id}", "preference-applied": "respond-async"}
-    return _json(view(record), 202, headers)
+    return json_response(view(record), headers, 202)
 
 
 async def _record(request: Request[Any, Any, Any], state: State, job_id: str, cancel: bool = False) -> JobRecord:
@@ -87,13 +92,13 @@ async def get_job(request: Request[Any, Any, Any], state: State, job_id: str) ->
     headers = {}
     if record.provider and record.status == "succeeded":
         headers = {"x-gateway-provider": record.provider, "x-gateway-model": record.model_id or record.model}
-    return _json(view(record), headers=headers)
+    return json_response(view(record), headers)
 
 
 @delete("/v1/images/jobs/{job_id:str}", status_code=200)
 async def cancel_job(request: Request[Any, Any, Any], state: State, job_id: str) -> Response[bytes]:
     """Cancel where the provider allows it (DashScope: tasks still queued); 409 otherwise."""
-    return _json(view(await _record(request, state, job_id, cancel=True)))
+    return json_response(view(await _record(request, state, job_id, cancel=True)))
 
 
 JOB_ROUTES = [get_job, cancel_job]

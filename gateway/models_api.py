@@ -19,6 +19,7 @@ from litestar.datastructures import State
 from gateway.auth import require_client_key
 from gateway.images import MAX_N, ImageService
 from gateway.routing import Route, Router
+from gateway.serving import json_response
 from providers.base import ModelInfo
 from providers.errors import ApiError, ModelNotFound
 
@@ -86,8 +87,8 @@ def _names(router: Router) -> Iterator[str]:
     yield from (info.id for info in default.adapter.models())
     for name, target in router.targets.items():
         yield from (f"{name}/{info.id}" for info in target.adapter.models())
-    yield from getattr(router, "aliases", {})
-    yield from getattr(router, "routes", {})
+    yield from router.aliases
+    yield from router.routes
 
 
 def model_cards(router: Router) -> list[ModelCard]:
@@ -102,8 +103,6 @@ def model_cards(router: Router) -> list[ModelCard]:
     return list(cards.values())
 
 
-def _json(payload: Any) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), media_type="application/json")
 
 
 @get("/v1/models")
@@ -113,7 +112,7 @@ async def list_models(request: Request[Any, Any, Any], state: State) -> Response
     cards = model_cards(service.router)
     if client is not None:
         cards = [c for c in cards if client.may_use([c.id])]
-    return _json(ModelList("list", cards))
+    return json_response(ModelList("list", cards))
 
 
 @get("/v1/models/{model_id:path}")
@@ -123,4 +122,4 @@ async def retrieve_model(request: Request[Any, Any, Any], state: State, model_id
     name = model_id.strip("/")
     if not name or (client is not None and not client.may_use([name])):
         raise ModelNotFound(f"The model '{name}' does not exist", param="model")
-    return _json(card(name, service.router.resolve(name)))
+    return json_response(card(name, service.router.resolve(name)))

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, get
 from litestar.datastructures import State
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -12,18 +11,17 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from gateway.auth import require_admin
 from gateway.keystatus import check_keys, publish
 from gateway.runtime import Runtime
+from gateway.serving import json_response
 
 __all__ = ["OPS_ROUTES"]
 
 
-def _json(payload: Any, status: int = 200) -> Response[bytes]:
-    return Response(msgspec.json.encode(payload), status_code=status, media_type="application/json")
 
 
 @get("/healthz", sync_to_thread=False)
 def healthz() -> Response[bytes]:
     """Alive: the process answers. Never touches an upstream."""
-    return _json({"status": "ok"})
+    return json_response({"status": "ok"})
 
 
 @get("/readyz", sync_to_thread=False)
@@ -33,7 +31,7 @@ def readyz(state: State) -> Response[bytes]:
     checks: dict[str, Any] = {"config": "loaded", "started": runtime.ready, "draining": runtime.draining}
     checks.update(runtime.readiness_details())
     ok = runtime.ready and not runtime.draining
-    return _json({"status": "ready" if ok else "not ready", "checks": checks}, 200 if ok else 503)
+    return json_response({"status": "ready" if ok else "not ready", "checks": checks}, status=200 if ok else 503)
 
 
 @get("/metrics", sync_to_thread=False)
@@ -49,7 +47,7 @@ async def admin_keys(request: Request[Any, Any, Any], state: State) -> Response[
     runtime: Runtime = state.runtime
     statuses = await check_keys(state.upstream, list(state.targets.values()))
     publish(runtime.metrics, statuses)
-    return _json({"object": "list", "data": [s.as_dict() for s in statuses]})
+    return json_response({"object": "list", "data": [s.as_dict() for s in statuses]})
 
 
 OPS_ROUTES = [healthz, readyz, metrics, admin_keys]

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Sequence
 from typing import Any, TypeVar
 
 import msgspec
 from litestar import Request, Response
 
 from gateway.images import ImageService, Served
+from gateway.routing import Route
 from providers.base import ImageSpec
 
 __all__ = [
@@ -71,11 +72,17 @@ def json_response(payload: Any, headers: dict[str, str] | None = None, status: i
 
 
 async def serve_images(
-    request: Request[Any, Any, Any], service: ImageService, model: str | None, spec: ImageSpec, fmt: str
+    request: Request[Any, Any, Any],
+    service: ImageService,
+    model: str | None,
+    spec: ImageSpec,
+    fmt: str,
+    routes: Sequence[Route] | None = None,
 ) -> Served | None:
     """:meth:`ImageService.run`, cancelled if the client leaves (None then)."""
     try:
-        return await unless_client_leaves(request, service.run(model, spec, fmt, use_cache=wants_cache(request)))
+        work = service.run(model, spec, fmt, use_cache=wants_cache(request), routes=routes)
+        return await unless_client_leaves(request, work)
     except ClientGone:
         return None
 

@@ -136,6 +136,9 @@ class CacheSettings(Struct, frozen=True, forbid_unknown_fields=True):
     enabled: bool = True
     ttl_seconds: float = 3600.0
     max_bytes: int = 256 * 1024 * 1024
+    #: When every caller of a shared upstream call has left, it goes on this long so a
+    #: client retrying after a timeout joins it rather than paying for a second one.
+    flight_grace_seconds: float = 10.0
 
 
 class JobSettings(Struct, frozen=True, forbid_unknown_fields=True):

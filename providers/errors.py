@@ -53,6 +53,10 @@ class ApiError(Exception):
     #: The gateway already retried (or retrying cannot help): tell OpenAI SDKs
     #: not to multiply the attempts (``x-should-retry: false``).
     final: bool = False
+    #: Raised for an async task that ended upstream (FAILED, or no image made): the task
+    #: is over and unbilled, so submitting it again is safe. Any other error met while
+    #: polling leaves the task's fate unknown.
+    task_ended: bool = False
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ providers:
     base_url: "${DASHSCOPE_INTL_BASE_URL}"
     api_key: "${DASHSCOPE_INTL_API_KEY}"
     pacing: {documented_limits: false}
+cache: {flight_grace_seconds: 0.3}
 upstream:
   deadline_seconds: %(deadline)s
   backoff_initial: 0.05

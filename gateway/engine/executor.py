@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from gateway.context import task_listener
-from gateway.engine.gather import gather_or_cancel
 from gateway.engine.retry import Backoff
 from gateway.engine.transport import TransportError, Upstream
 from gateway.metrics import Metrics
@@ -31,6 +30,8 @@ DOCUMENTED_RATE_HEADROOM = 0.9
 #: A single poll should never hang on its own for long; the next one will tell.
 POLL_READ_TIMEOUT = 30.0
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
+#: What a poll that told nothing (network error, 5xx, throttled, unreadable body) returns.
+_UNREADABLE = ImageBatch(images=())
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +43,7 @@ class Target:
     api_key: Secret | None
     pacing: PacingSettings = field(default_factory=PacingSettings)
     read_timeout: float | None = None
+    connect_timeout: float | None = None
 
 
 def _code_label(err: ApiError) -> str:
@@ -90,12 +92,25 @@ class Engine:
     async def run_calls(
         self, target: Target, calls: Sequence[UpstreamCall], deadline: float, model: ModelInfo
     ) -> list[ImageBatch]:
-        """Every call's images, in call order; the first failure cancels the rest."""
+        """The calls' images, in call order.
+
+        Like a task with some failed images, a fanned-out request returns what was made
+        (and billed) when some calls fail; only when every call fails is it an error.
+        """
         if len(calls) == 1:
             return [await self.run_call(target, calls[0], deadline, model)]
-        return await gather_or_cancel(
-            self.run_call(target, call, deadline, model, index) for index, call in enumerate(calls)
+        results = await asyncio.gather(
+            *(self.run_call(target, call, deadline, model, index) for index, call in enumerate(calls)),
+            return_exceptions=True,
         )
+        batches = [r for r in results if isinstance(r, ImageBatch)]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        for error in errors:
+            if not isinstance(error, ApiError):
+                raise error
+        if not batches:
+            raise errors[0]
+        return batches
 
     async def resume(self, target: Target, task: TaskRef, n: int, deadline: float, model: ModelInfo) -> ImageBatch:
         """The images of a task some earlier run (maybe another replica) submitted."""
@@ -139,25 +154,47 @@ class Engine:
 
     @staticmethod
     def _ambiguous(err: ApiError, call: UpstreamCall) -> bool:
-        # A submit that may have reached the provider may have created (and will bill) a task.
-        return call.creates_task and isinstance(err, TransportError) and not err.nothing_sent
+        # A call that may have reached the provider may have made (and billed) images, or
+        # created a task: sending it again could bill twice. HTTP error answers and
+        # connections that never opened prove nothing was made.
+        return isinstance(err, TransportError) and not err.nothing_sent
 
     def _final(self, err: ApiError, call: UpstreamCall) -> ApiError:
         if self._ambiguous(err, call):
-            return UpstreamError(
-                f"{err.message}; the task may have been created upstream, so it is not sent again",
-                retryable=False,
-            )
+            what = "the task may have been created" if call.creates_task else "the images may have been made"
+            return UpstreamError(f"{err.message}; {what} upstream, so the call is not sent again", retryable=False)
         return err
 
     async def _send(self, target: Target, request: HttpRequest, model: ModelInfo, kind: str,
                     read_timeout: float) -> HttpResponse:
         started = time.monotonic()
         try:
-            return await self.upstream.send(request, target.api_key, read_timeout=read_timeout)
+            return await self.upstream.send(
+                request, target.api_key, read_timeout=read_timeout, connect_timeout=target.connect_timeout
+            )
         finally:
             elapsed = time.monotonic() - started
             self.metrics.of(self.metrics.upstream_seconds, target.name, model.id, kind).observe(elapsed)
+
+    async def _poll_once(
+        self, target: Target, call: UpstreamCall, task: TaskRef, request: HttpRequest, deadline: float,
+        model: ModelInfo,
+    ) -> ImageBatch | None:
+        """The images, None while the task runs, or _UNREADABLE when this poll told nothing."""
+        try:
+            response = await self._send(target, request, model, "poll", self._read_timeout(deadline, POLL_READ_TIMEOUT))
+        except TransportError:
+            return _UNREADABLE
+        if response.status == 429 or response.status >= 500:
+            return _UNREADABLE
+        try:
+            return target.adapter.parse_poll(call, task, response)
+        except ApiError as err:
+            # Only a task that ended upstream may be submitted again; an unreadable or
+            # throttled poll (even inside HTTP 200) is just a poll to try again.
+            if err.task_ended or not err.retryable:
+                raise
+            return _UNREADABLE
 
     def _read_timeout(self, deadline: float, cap: float) -> float:
         return max(0.1, min(cap, deadline - time.monotonic()))
@@ -191,14 +228,8 @@ class Engine:
                 await asyncio.sleep(interval)
                 await self._poll_turn(target)
                 polls += 1
-                try:
-                    response = await self._send(
-                        target, request, model, "poll", self._read_timeout(deadline, POLL_READ_TIMEOUT)
-                    )
-                    transient = response.status == 429 or response.status >= 500
-                except TransportError:
-                    transient = True
-                if transient:
+                batch = await self._poll_once(target, call, task, request, deadline, model)
+                if batch is _UNREADABLE:
                     failures += 1
                     if failures > self.settings.poll_error_limit:
                         # The task may still be running: re-submitting could bill it twice.
@@ -207,10 +238,9 @@ class Engine:
                             upstream_request_id=task.upstream_request_id,
                             retryable=False,
                         )
-                    continue
-                failures = 0
-                batch = target.adapter.parse_poll(call, task, response)
-                if batch is not None:
+                elif batch is not None:
                     return batch
+                else:
+                    failures = 0
         finally:
             self.metrics.of(self.metrics.task_polls, target.name, model.id).observe(polls)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -15,9 +14,6 @@ from providers.errors import UpstreamError
 from providers.secret import Secret
 
 __all__ = ["TransportError", "Upstream", "translate_transport_errors"]
-
-# httpx logs every request at INFO; at image-gateway volumes that costs real time.
-logging.getLogger("httpx").setLevel(logging.WARNING)
 
 
 class TransportError(UpstreamError):
@@ -89,12 +85,19 @@ class Upstream:
             follow_redirects=False,
         )
 
-    async def send(self, request: HttpRequest, api_key: Secret | None, *, read_timeout: float) -> HttpResponse:
+    async def send(
+        self,
+        request: HttpRequest,
+        api_key: Secret | None,
+        *,
+        read_timeout: float,
+        connect_timeout: float | None = None,
+    ) -> HttpResponse:
         headers = dict(request.headers)
         if api_key:
             headers["Authorization"] = f"Bearer {api_key.reveal()}"
-        timeout = {"connect": self.connect_timeout, "read": read_timeout, "write": read_timeout,
-                   "pool": self.connect_timeout}
+        connect = connect_timeout or self.connect_timeout
+        timeout = {"connect": connect, "read": read_timeout, "write": read_timeout, "pool": connect}
         outgoing = httpx.Request(
             request.method, request.url, headers=headers, content=request.body, extensions={"timeout": timeout}
         )

@@ -24,8 +24,11 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 #: After a failure, Redis is left alone this long before it is tried again.
 RETRY_AFTER_FAILURE = 5.0
-#: Redis on the request path must answer fast or not at all.
+#: Redis on the request path must answer fast or not at all...
 SOCKET_TIMEOUT = 0.5
+#: ...except for values (cached answers, job records with base64 images), which can be
+#: tens of megabytes: they get their own connections with room to move them.
+BULK_SOCKET_TIMEOUT = 15.0
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
 _ADMIT = _NOW + """
@@ -58,6 +61,9 @@ class RedisState:
     def __init__(self, url: str, metrics: Metrics, *, prefix: str = "image-gateway:") -> None:
         self.redis: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT, retry_on_timeout=False
+        )
+        self.bulk: aioredis.Redis = aioredis.Redis.from_url(
+            url, socket_timeout=BULK_SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT, retry_on_timeout=False
         )
         self.metrics = metrics
         self.prefix = prefix
@@ -128,14 +134,14 @@ class RedisState:
 
     async def get(self, key: str) -> bytes | None:
         async def remote() -> bytes | None:
-            value: Any = await self.redis.get(self._key(key))
+            value: Any = await self.bulk.get(self._key(key))
             return bytes(value) if value is not None else None
 
         return await self._try(remote, lambda: self.local.get(key))
 
     async def put(self, key: str, value: bytes, ttl: float) -> None:
         async def remote() -> None:
-            await self.redis.set(self._key(key), value, px=max(1, int(ttl * 1000)))
+            await self.bulk.set(self._key(key), value, px=max(1, int(ttl * 1000)))
 
         await self._try(remote, lambda: self.local.put(key, value, ttl))
 
@@ -159,3 +165,4 @@ class RedisState:
 
     async def aclose(self) -> None:
         await self.redis.aclose()
+        await self.bulk.aclose()

@@ -155,10 +155,14 @@ def parse_poll(response: HttpResponse) -> ImageBatch | None:
     status = output.task_status
     if status in _RUNNING:
         return None
-    if status == "SUCCEEDED":
-        return _batch(body)
-    if status == "FAILED":
-        raise error_for_code(output.code, output.message, status=500, request_id=body.request_id)
+    try:
+        if status == "SUCCEEDED":
+            return _batch(body)
+        if status == "FAILED":
+            raise error_for_code(output.code, output.message, status=500, request_id=body.request_id)
+    except ApiError as err:
+        err.task_ended = True
+        raise
     reason = {
         "CANCELED": "the task was canceled upstream",
         "UNKNOWN": "the task is unknown upstream (expired, or created in another region)",

@@ -92,8 +92,10 @@ def _not_found(message: str, code: str | None, body: _ErrorBody | None, request_
 
 def _client_error(status: int, message: str, code: str | None, param: str | None, rid: str | None) -> ApiError:
     if status == 403:
+        # Not the upstream's words: some upstreams report a bad key with 403 and quote part of it.
         cls = ModelNotActivated if code == "model_not_activated" else PermissionDenied
-        return cls(f"Upstream: {message}", code=code, upstream_request_id=rid)
+        return cls(f"The upstream refused access (HTTP 403, code {code or 'none'})", code=code,
+                   upstream_request_id=rid)
     if code in _POLICY_CODES:
         return ContentPolicyViolation(f"Upstream: {message}", param=param, upstream_request_id=rid)
     return UpstreamInvalidParameter(f"Upstream: {message}", param=param, code=code, upstream_request_id=rid)

@@ -187,7 +187,7 @@ def test_client_going_away_stops_polling(gateway: Server, emulators: dict[str, S
     def polls() -> int:
         return sum(httpx.get(stats).json()["polls"].values())
 
-    time.sleep(0.5)
+    time.sleep(1.0)  # past the single-flight grace (0.3 s in the test config)
     before = polls()
     time.sleep(1.0)
     assert polls() == before

@@ -58,6 +58,9 @@ def test_failed_job_carries_the_error(gateway: Server) -> None:
 def test_submit_errors_are_immediate(gateway: Server) -> None:
     response = submit(gateway, {"model": "no-such-model", "prompt": "p"})
     assert response.status_code == 404 and response.json()["error"]["code"] == "model_not_found"
+    for bad, param in (({"size": "banana"}, "size"), ({"seed": -5}, "seed")):
+        response = submit(gateway, {"model": "wanx2.1-t2i-turbo", "prompt": "p", **bad})
+        assert response.status_code == 400 and response.json()["error"]["param"] == param
     missing = httpx.get(gateway.url + "/v1/images/jobs/imgjob_nope")
     assert missing.status_code == 404 and missing.json()["error"]["code"] == "job_not_found"
 

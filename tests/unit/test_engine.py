@@ -174,3 +174,49 @@ def test_backoff() -> None:
     for _ in range(10):
         intervals.append(Backoff(0.5, 5.0, 1.5).poll_interval(intervals[-1]))
     assert intervals[0] <= 1.0 and max(intervals) <= 5.0
+
+
+async def test_unreadable_polls_do_not_resubmit_the_task() -> None:
+    posts = gets = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal posts, gets
+        if request.method == "POST":
+            posts += 1
+            return json_response({"output": {"task_id": "t", "task_status": "PENDING"}})
+        gets += 1
+        if gets == 1:
+            return json_response({"code": "Throttling", "message": "busy"})  # an error inside HTTP 200
+        if gets == 2:
+            return httpx.Response(200, content=b"<html>gateway timeout</html>")
+        return json_response({"output": {"task_status": "SUCCEEDED", "results": [{"url": "https://r/ok.png"}]}})
+
+    batches = await run(handler, "wanx2.1-t2i-turbo")
+    assert batches[0].images[0].url == "https://r/ok.png"
+    assert posts == 1
+
+
+async def test_fan_out_returns_what_was_made_when_some_calls_fail() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        seed = msgspec.json.decode(request.content)["parameters"]["seed"]
+        if seed == 6:
+            return json_response({"code": "DataInspectionFailed", "message": "m"}, 400)
+        return json_response({"output": {"choices": [{"message": {"content": [{"image": f"u{seed}"}]}}]}})
+
+    target_calls = TARGET.adapter.generation_calls("qwen-image-max", ImageSpec(prompt="p", n=3, extras={"seed": 5}))
+    engine = engine_with(handler)
+    batches = await engine.run_calls(TARGET, target_calls, time.monotonic() + 10, model_info("qwen-image-max"))
+    assert [b.images[0].url for b in batches] == ["u5", "u7"]
+
+
+async def test_sync_call_is_not_resent_after_an_ambiguous_failure() -> None:
+    count = 0
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        nonlocal count
+        count += 1
+        raise httpx.ReadTimeout("read timed out", request=request)
+
+    with pytest.raises(UpstreamError) as info:
+        await run(handler, "qwen-image-max")
+    assert count == 1 and "not sent again" in info.value.message

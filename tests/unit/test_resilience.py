@@ -179,7 +179,7 @@ async def test_single_flight_work_stops_when_every_waiter_leaves() -> None:
     assert len(flights) == 0 and not finished
 
 
-async def test_single_flight_waiter_takes_over_when_the_leader_leaves() -> None:
+async def test_single_flight_goes_on_when_the_first_caller_leaves() -> None:
     flights = SingleFlight()
     runs = 0
 
@@ -195,7 +195,25 @@ async def test_single_flight_waiter_takes_over_when_the_leader_leaves() -> None:
     await asyncio.sleep(0.01)
     leader.cancel()
     assert await follower == ("done", True)
-    assert runs == 2 and len(flights) == 0
+    assert runs == 1 and len(flights) == 0  # the same upstream call, not a second one
+
+
+async def test_single_flight_grace_lets_a_retry_join() -> None:
+    flights = SingleFlight(grace=0.2)
+    runs = 0
+
+    async def work() -> str:
+        nonlocal runs
+        runs += 1
+        await asyncio.sleep(0.1)
+        return "done"
+
+    first = asyncio.ensure_future(flights.run("k", work))
+    await asyncio.sleep(0.01)
+    first.cancel()  # the client timed out...
+    await asyncio.sleep(0.02)
+    assert await flights.run("k", work) == ("done", True)  # ...and its retry joins the same call
+    assert runs == 1
 
 
 async def test_single_flight_shares_errors() -> None:
