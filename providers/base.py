@@ -68,6 +68,20 @@ class HttpResponse:
     def __repr__(self) -> str:
         return f"HttpResponse({self.status}, {len(self.body)} bytes)"
 
+    @property
+    def retry_after(self) -> float | None:
+        """The ``Retry-After`` header in seconds, when it is a number."""
+        value = self.headers.get("retry-after")
+        try:
+            return float(value) if value is not None else None
+        except ValueError:
+            return None
+
+    @property
+    def key_status(self) -> str:
+        """What this answer to a key probe says: the key was refused, taken, or nothing."""
+        return "invalid" if self.status in (401, 403) else "valid" if self.status < 500 else "unreachable"
+
 
 @dataclass(frozen=True, slots=True)
 class UpstreamCall:

@@ -28,9 +28,6 @@ class LocalState:
         return None
 
     async def reserve(self, key: str, interval: float, budget: float) -> float | None:
-        return self.reserve_now(key, interval, budget)
-
-    def reserve_now(self, key: str, interval: float, budget: float) -> float | None:
         now = time.monotonic()
         start = max(now, self._next_free.get(key, 0.0))
         if start - now > budget:

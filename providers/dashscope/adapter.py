@@ -116,7 +116,7 @@ class DashScopeAdapter:
         return HttpRequest("GET", f"{self.base_url}/api/v1/tasks/{uuid.uuid4()}")
 
     def key_probe_result(self, response_: HttpResponse) -> str:
-        return "invalid" if response_.status in (401, 403) else "valid" if response_.status < 500 else "unreachable"
+        return response_.key_status
 
     def key_warning(self, key: str) -> str | None:
         if key.startswith("sk-sp-"):

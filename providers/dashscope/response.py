@@ -60,12 +60,6 @@ class _Body(msgspec.Struct):
     msg: str | None = None
 
 
-def _retry_after(response: HttpResponse) -> float | None:
-    value = response.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _decode(response: HttpResponse) -> _Body:
@@ -84,7 +78,7 @@ def _decode(response: HttpResponse) -> _Body:
             message,
             status=response.status,
             request_id=(body.request_id if body else None) or response.headers.get("x-request-id"),
-            retry_after=_retry_after(response),
+            retry_after=response.retry_after,
         )
     if body.output is None:
         raise UpstreamError("DashScope answered without an output", upstream_request_id=body.request_id)

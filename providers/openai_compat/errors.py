@@ -66,12 +66,6 @@ def _fields(body: _ErrorBody | None, status: int) -> tuple[str, str | None, str 
     return body.message or f"HTTP {status}", body.code, None
 
 
-def _retry_after(response: HttpResponse) -> float | None:
-    try:
-        value = response.headers.get("retry-after")
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
 
 
 def _not_found(message: str, code: str | None, body: _ErrorBody | None, request_id: str | None) -> ApiError:
@@ -116,7 +110,7 @@ def error_for(response: HttpResponse) -> ApiError:
     if status == 429:
         if code == "insufficient_quota":
             return InsufficientQuota(f"Upstream: {message}", upstream_request_id=rid)
-        return RateLimited(f"Upstream: {message}", retry_after=_retry_after(response), upstream_request_id=rid)
+        return RateLimited(f"Upstream: {message}", retry_after=response.retry_after, upstream_request_id=rid)
     if status in (408, 409) or status >= 500:
         # Another gateway says when it has already retried: do not multiply its attempts.
         retryable = response.headers.get("x-should-retry", "").lower() != "false"
