@@ -13,20 +13,22 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
-from gateway.api import ROUTES
 from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
-from gateway.http_errors import EXCEPTION_HANDLERS
-from gateway.images import ImageService
-from gateway.jobs import JobService
-from gateway.jobs_api import JOB_ROUTES
-from gateway.keystatus import check_keys, publish
-from gateway.middleware import GatewayMiddleware
-from gateway.ops_api import OPS_ROUTES
-from gateway.routing import Router
+from gateway.http.errors import EXCEPTION_HANDLERS
+from gateway.http.middleware import GatewayMiddleware
+from gateway.observability.keystatus import check_keys, publish
+from gateway.routes.chat import CHAT_ROUTES
+from gateway.routes.images import IMAGE_ROUTES
+from gateway.routes.jobs import JOB_ROUTES
+from gateway.routes.models import MODEL_ROUTES
+from gateway.routes.ops import OPS_ROUTES
 from gateway.runtime import Runtime
+from gateway.service.images import ImageService
+from gateway.service.jobs import JobService
+from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
-from gateway.shared import LocalState, RedisState, SharedState
+from gateway.state import LocalState, RedisState, SharedState
 from providers.registry import build_adapter
 
 __all__ = ["build_router", "build_targets", "create_app"]
@@ -127,7 +129,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             await upstream.aclose()
 
     app = Litestar(
-        route_handlers=[*ROUTES, *JOB_ROUTES, *OPS_ROUTES],
+        route_handlers=[*IMAGE_ROUTES, *CHAT_ROUTES, *MODEL_ROUTES, *JOB_ROUTES, *OPS_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import msgspec
 import uvicorn
 
-from gateway.logs import configure_logging
+from gateway.observability.logs import configure_logging
 from gateway.settings import ConfigError, GatewayConfig, load_config
 from providers.secret import Secret
 
@@ -124,8 +124,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         # Never fall back to fake images on a real deployment: say so and serve as configured.
         print("image-gateway: warning: no DashScope key is set; DashScope models will fail", file=sys.stderr)
     from gateway.app import create_app
+    from gateway.http.server import DrainingServer
     from gateway.runtime import Runtime
-    from gateway.server import DrainingServer
 
     runtime = Runtime(config)
     try:
@@ -164,7 +164,7 @@ def cmd_keys(args: argparse.Namespace) -> int:
 
     from gateway.app import build_targets
     from gateway.engine.transport import Upstream
-    from gateway.keystatus import check_keys
+    from gateway.observability.keystatus import check_keys
 
     async def run() -> list[dict[str, str | None]]:
         up = config.upstream

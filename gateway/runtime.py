@@ -6,13 +6,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from gateway.clients import KeyRing
-from gateway.metrics import Metrics
+from gateway.http.auth import KeyRing
+from gateway.observability.metrics import Metrics
 from gateway.settings import GatewayConfig
 
 if TYPE_CHECKING:
-    from gateway.jobs import JobService
-    from gateway.shared import SharedState
+    from gateway.service.jobs import JobService
+    from gateway.state import SharedState
 
 __all__ = ["Runtime"]
 

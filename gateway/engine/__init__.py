@@ -1,1 +1,1 @@
-"""The shared upstream engine: one HTTP client, retries, polling, deadlines, downloads."""
+"""The shared upstream engine: one HTTP client, pacing, circuit breakers, retries, polling, deadlines, downloads."""

@@ -9,13 +9,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from gateway.context import task_listener
+from gateway.engine.pacing import Pacer, wait_turn
 from gateway.engine.retry import Backoff
 from gateway.engine.transport import TransportError, Upstream
-from gateway.metrics import Metrics
-from gateway.resilience.pacing import Pacer, wait_turn
+from gateway.observability.context import task_listener
+from gateway.observability.metrics import Metrics
 from gateway.settings import PacingSettings, UpstreamSettings
-from gateway.shared import LocalState, SharedState
+from gateway.state import LocalState, SharedState
 from providers.base import HttpRequest, HttpResponse, ImageAdapter, ImageBatch, ModelInfo, TaskRef, UpstreamCall
 from providers.errors import ApiError, UpstreamError
 from providers.secret import Secret

@@ -8,13 +8,13 @@ from typing import Any
 import msgspec
 import pytest
 
-from gateway.chat import image_chat_events
-from gateway.chat_images import ChatJob, Reply, _content, _last_user
-from gateway.chat_schemas import InMessage
-from gateway.image_params import auto_size, check_n, image_config_size, size_for
-from gateway.images import Served
-from gateway.models_api import capabilities
-from gateway.schemas import ImageData, ImagesResponse, ImagesUsage
+from gateway.routes.chat import image_chat_events
+from gateway.routes.models import capabilities
+from gateway.service.chat_images import ChatJob, Reply, _content, _last_user
+from gateway.service.images import Served
+from gateway.service.specs import auto_size, check_n, image_config_size, size_for
+from gateway.wire.chat import InMessage
+from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
 from providers.base import ImageSpec, ModelInfo
 from providers.errors import ContentPolicyViolation, InvalidRequest
 

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.edits import EditRequest, json_references
-from gateway.multipart import Form
+from gateway.http.multipart import Form
+from gateway.service.references import json_references
+from gateway.wire.images import EditRequest
 from providers.errors import InvalidRequest, UnsupportedParameter
 
 

@@ -7,10 +7,10 @@ import time
 
 import pytest
 
-from gateway.cache import ResponseCache, SingleFlight, url_expiry
-from gateway.resilience.breaker import Breaker, BreakerState
-from gateway.resilience.pacing import Pacer, QueueFull, wait_turn
-from gateway.shared import LocalState
+from gateway.engine.breaker import Breaker, BreakerState
+from gateway.engine.pacing import Pacer, QueueFull, wait_turn
+from gateway.sharing.cache import ResponseCache, SingleFlight, url_expiry
+from gateway.state import LocalState
 
 pytestmark = pytest.mark.anyio
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.app import build_router
-from gateway.clients import KeyRing
+from gateway.http.auth import KeyRing
 from gateway.settings import DEFAULT_ALIASES, ConfigError, load_config, parse_config
 from providers.dashscope.catalog import load_catalog
 

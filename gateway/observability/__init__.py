@@ -1,0 +1,1 @@
+"""What operators see: the request context, JSON logs, Prometheus metrics, provider key status."""

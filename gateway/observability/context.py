@@ -1,0 +1,53 @@
+"""What the gateway learns about a request while serving it: for the log line and metrics."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from gateway.http.auth import ClientKey
+
+__all__ = ["RequestContext", "TaskListener", "current_request", "task_listener"]
+
+
+@dataclass(slots=True)
+class RequestContext:
+    request_id: str
+    method: str
+    route: str
+    started: float = field(default_factory=time.monotonic)
+    model: str | None = None
+    provider: str | None = None
+    client: str | None = None
+    client_key: ClientKey | None = None
+    #: The client's limits were applied to this request (count it once).
+    admitted: bool = False
+    images: int = 0
+    #: Time spent waiting on upstreams, queues and downloads: not the gateway's own overhead.
+    waiting_seconds: float = 0.0
+    cache: str | None = None
+    fallbacks: int = 0
+    error_code: str | None = None
+    prompt: str | None = None
+
+
+_current: ContextVar[RequestContext | None] = ContextVar("gateway_request", default=None)
+
+
+def current_request() -> RequestContext | None:
+    return _current.get()
+
+
+def set_current_request(ctx: RequestContext | None) -> None:
+    _current.set(ctx)
+
+
+#: Told about every upstream task created while serving (call index, provider,
+#: model id, images asked, task id): async jobs record them so another replica can
+#: resume polling if this one goes away.
+TaskListener = Callable[[int, str, str, int, str], Awaitable[None]]
+task_listener: ContextVar[TaskListener | None] = ContextVar("gateway_task_listener", default=None)

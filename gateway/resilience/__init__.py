@@ -1,1 +1,0 @@
-"""Protection of upstreams and of the gateway: circuit breakers and pacing."""

@@ -1,0 +1,80 @@
+"""The images resource: ``POST /v1/images/generations`` and ``POST /v1/images/edits``.
+
+Edits arrive as multipart, as the openai SDK sends them, or as JSON with URLs or
+``data:`` URIs. Every check (mask, image count, format, bytes, sides, aspect
+ratio) runs before anything is sent upstream; then edits take the same path as
+generations, through :meth:`ImageService.run`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+from litestar import Request, Response, post
+from litestar.datastructures import State
+
+from gateway.http.auth import require_client_key
+from gateway.http.multipart import read_form
+from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response
+from gateway.routes.jobs import prefers_async, submit_job
+from gateway.routes.run import serve_images, served_headers
+from gateway.service.images import ImageService
+from gateway.service.references import Reference, json_references
+from gateway.service.specs import edit_spec
+from gateway.wire.decode import decode_request, param_of
+from gateway.wire.images import EditRequest, ImageGenerationRequest
+from providers.errors import InvalidRequest
+
+__all__ = ["IMAGE_ROUTES", "images_edits", "images_generations"]
+
+
+@post("/v1/images/generations", status_code=200)
+async def images_generations(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    require_client_key(request)
+    service: ImageService = state.images
+    body = decode_request(await request.body(), ImageGenerationRequest)
+    spec, response_format = service.spec_of(body), body.response_format or "url"
+    if prefers_async(request):
+        return await submit_job(request, body.model, spec, response_format)
+    served = await serve_images(request, service, body.model, spec, response_format)
+    if served is None:
+        return Response(b"", status_code=CLIENT_CLOSED)
+    return json_response(served.response, served_headers(served))
+
+
+async def _read(request: Request[Any, Any, Any]) -> tuple[EditRequest, list[Reference], bool]:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        form = await read_form(request)
+        try:
+            # strict=False: form fields are text ("2", "true") where the schema says int or bool.
+            req = msgspec.convert(form.fields, EditRequest, strict=False)
+        except msgspec.ValidationError as exc:
+            raise _validation_error(exc) from None
+        return req, form.images, form.mask
+    if media_type in ("application/json", ""):
+        req = decode_request(await request.body(), EditRequest)
+        return req, json_references(req), req.mask not in (None, "", [], {})
+    raise InvalidRequest(f"Unsupported Content-Type {media_type!r}: send multipart/form-data or application/json")
+
+
+def _validation_error(exc: msgspec.ValidationError) -> InvalidRequest:
+    return InvalidRequest(f"Invalid request: {exc}", param=param_of(exc))
+
+
+@post("/v1/images/edits", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
+async def images_edits(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+    require_client_key(request)
+    service: ImageService = state.images
+    req, refs, mask = await _read(request)
+    spec, routes = await edit_spec(service, req, refs, mask)
+    if prefers_async(request):
+        return await submit_job(request, req.model, spec, req.response_format or "url", routes)
+    served = await serve_images(request, service, req.model, spec, req.response_format or "url", routes)
+    if served is None:
+        return Response(b"", status_code=CLIENT_CLOSED)
+    return json_response(served.response, served_headers(served))
+
+
+IMAGE_ROUTES = [images_generations, images_edits]

@@ -1,0 +1,1 @@
+"""What a request means: request specs, routing to targets, the image service with fallback, async jobs."""

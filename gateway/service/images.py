@@ -1,0 +1,274 @@
+"""Image requests: authorize, route with fallback, run the upstream calls, shape the OpenAI answer.
+
+Every image route (generations, edits, chat, async jobs) ends in :meth:`ImageService.run`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import io
+import time
+from collections.abc import Sequence
+
+import httpx
+from PIL import Image
+
+from gateway.engine.breaker import Breaker
+from gateway.engine.downloads import b64, fetch_all_b64
+from gateway.engine.executor import Engine
+from gateway.engine.gather import gather_or_cancel
+from gateway.engine.pacing import QueueFull
+from gateway.http.auth import KeyRing
+from gateway.observability.context import RequestContext, current_request
+from gateway.service.routing import Route, Router
+from gateway.service.specs import MAX_N, check_n, check_prompt
+from gateway.settings import GatewayConfig
+from gateway.sharing.answers import AnswerSharing, Served
+from gateway.sharing.cache import request_fingerprint
+from gateway.state import LocalState, SharedState
+from gateway.wire.images import ImageData, ImageGenerationRequest, ImagesResponse, ImagesUsage
+from providers.base import ImageBatch, ImageSpec, TaskRef, UpstreamCall
+from providers.errors import ApiError, ServiceUnavailable, UpstreamTimeout
+
+__all__ = ["MAX_N", "ImageService", "Served"]
+
+#: Input images beyond this many bytes are hashed off the event loop.
+_HASH_INLINE_LIMIT = 1024 * 1024
+
+
+def _image_size(data: bytes) -> tuple[int, int] | None:
+    try:
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only
+            return image.size
+    except Exception:
+        return None
+
+
+def _usage(batches: list[ImageBatch]) -> ImagesUsage | None:
+    usages = [b.usage for b in batches if b.usage]
+    if not usages:
+        return None
+    return ImagesUsage(
+        input_tokens=sum(u.input_tokens for u in usages),
+        output_tokens=sum(u.output_tokens for u in usages),
+        total_tokens=sum(u.total_tokens for u in usages),
+    )
+
+
+class ImageService:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        router: Router,
+        engine: Engine,
+        client: httpx.AsyncClient,
+        keyring: KeyRing,
+        state: SharedState | None = None,
+        replica: str = "",
+    ) -> None:
+        self.config = config
+        self.router = router
+        self.engine = engine
+        self.client = client
+        self.keyring = keyring
+        self.metrics = engine.metrics
+        self.deadline_seconds = config.upstream.deadline_seconds
+        self.sharing = AnswerSharing(config, router, state or LocalState(), replica)
+        self._breakers: dict[tuple[str, str], Breaker] = {}
+
+    def breaker(self, route: Route) -> Breaker:
+        key = (route.target.name, route.model.id)
+        breaker = self._breakers.get(key)
+        if breaker is None:
+            settings = self.config.circuit_breaker
+            breaker = self._breakers[key] = Breaker(settings.failure_threshold, settings.cooldown_seconds)
+        return breaker
+
+    def spec_of(self, req: ImageGenerationRequest) -> ImageSpec:
+        return ImageSpec(
+            prompt=check_prompt(req.prompt), n=check_n(req.n), size=req.size, quality=req.quality,
+            style=req.style, extras=req.extras(),
+        )
+
+    async def admit(self, model: str | None, spec: ImageSpec) -> list[Route]:
+        """The targets for a request this client may make now; raises 403/404/429 otherwise."""
+        ctx = current_request()
+        name = self.router.canonical(model)
+        if ctx is not None and not ctx.admitted:
+            ctx.model = name
+            ctx.prompt = spec.prompt
+            await self.keyring.authorize(ctx.client_key, {model or name, name}, spec.n)
+            ctx.admitted = True
+        return self.router.candidates(name)
+
+    async def prepare(self, model: str | None, spec: ImageSpec) -> list[Route]:
+        """:meth:`admit`, and the upstream calls built once, so a bad request fails now,
+        while it can still be an HTTP error (async jobs, streamed chat)."""
+        routes = await self.admit(model, spec)
+        routes[0].target.adapter.generation_calls(routes[0].model.id, spec)
+        return routes
+
+    async def _fingerprint(self, name: str, spec: ImageSpec, response_format: str) -> str:
+        parts = (name, spec.prompt, spec.n, spec.size, spec.quality, spec.style, dict(spec.extras), spec.images,
+                 response_format)
+        if sum(len(image) for image in spec.images) > _HASH_INLINE_LIMIT:
+            return await asyncio.to_thread(request_fingerprint, *parts)
+        return request_fingerprint(*parts)
+
+    async def run(
+        self,
+        model: str | None,
+        spec: ImageSpec,
+        response_format: str,
+        *,
+        use_cache: bool = True,
+        routes: Sequence[Route] | None = None,
+    ) -> Served:
+        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer.
+
+        ``routes`` are the targets already chosen for this request (weighted routes pick
+        at random: a caller that looked at the model first must get the same one).
+        """
+        ctx = current_request()
+        chosen = await self.admit(model, spec)
+        routes = routes or chosen
+        key = await self._fingerprint(self.router.canonical(model), spec, response_format)
+        sharing = self.sharing
+        cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
+        if cacheable and use_cache:
+            hit = await sharing.cached(key)
+            self.metrics.of(self.metrics.cache, "hit" if hit else "miss").inc()
+            if hit is not None:
+                return self._note(ctx, dataclasses.replace(hit, cache="hit"))
+        elif cacheable:
+            self.metrics.of(self.metrics.cache, "bypass").inc()
+        # Identical requests in flight share one upstream call, per client key.
+        flight_key = f"{ctx.client if ctx else ''}:{key}"
+        served, joined = await sharing.flight(flight_key, lambda: self._serve(routes, spec, response_format))
+        if cacheable and len(served.response.data) == spec.n:  # a partial answer is not worth keeping
+            await sharing.store(key, served)
+        cache = "shared" if joined else ("miss" if cacheable and use_cache else "bypass" if cacheable else None)
+        return self._note(ctx, dataclasses.replace(served, cache=cache))
+
+    def _note(self, ctx: RequestContext | None, served: Served) -> Served:
+        if ctx is not None:
+            ctx.model = served.route.model.id
+            ctx.provider = served.route.target.name
+            ctx.images = len(served.response.data)
+            ctx.cache = served.cache
+        return served
+
+    async def _serve(self, routes: Sequence[Route], spec: ImageSpec, response_format: str) -> Served:
+        deadline = time.monotonic() + self.deadline_seconds
+        try:
+            async with asyncio.timeout(self.deadline_seconds):
+                return await self._fallback(routes, spec, response_format, deadline)
+        except TimeoutError:
+            raise UpstreamTimeout(
+                f"The upstream did not finish within the gateway's {self.deadline_seconds:g}s deadline"
+            ) from None
+
+    async def _fallback(self, routes: Sequence[Route], spec: ImageSpec, response_format: str,
+                        deadline: float) -> Served:
+        """Try each target in order; only failures another target could avoid move on."""
+        last: ApiError | None = None
+        ctx = current_request()
+        for index, route in enumerate(routes):
+            if index and last is not None:
+                previous = routes[index - 1].target.name
+                self.metrics.of(self.metrics.fallbacks, route.model.id, previous, route.target.name).inc()
+                if ctx is not None:
+                    ctx.fallbacks += 1
+            # Built before the breaker is asked: a bad request must not count as (or use up) a probe.
+            calls = route.target.adapter.generation_calls(route.model.id, spec)
+            breaker = self.breaker(route)
+            if not breaker.allow():
+                last = ServiceUnavailable(
+                    f"Provider '{route.target.name}' is failing for '{route.model.id}' (circuit open)",
+                    retry_after=breaker.retry_in(), code="circuit_open",
+                )
+                continue
+            try:
+                served = await self._serve_at(route, calls, response_format, deadline)
+            except ApiError as err:
+                self._judge(breaker, err)
+                self._circuit_metric(route, breaker)
+                if not err.retryable:
+                    raise
+                last = err
+                continue
+            except BaseException:
+                breaker.release()
+                raise
+            breaker.success()
+            self._circuit_metric(route, breaker)
+            return served
+        assert last is not None
+        raise last
+
+    @staticmethod
+    def _judge(breaker: Breaker, err: ApiError) -> None:
+        if isinstance(err, QueueFull):
+            breaker.release()  # our own queue: says nothing about the upstream
+        elif err.retryable:
+            breaker.failure()
+        else:
+            breaker.success()  # the upstream answered (a 4xx is about the request)
+
+    def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
+        self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
+
+    async def _serve_at(
+        self, route: Route, calls: list[UpstreamCall], response_format: str, deadline: float
+    ) -> Served:
+        ctx = current_request()
+        waiting_from = time.monotonic()
+        try:
+            batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
+            return await self._answer(route, batches, response_format)
+        finally:
+            if ctx is not None:
+                ctx.waiting_seconds += time.monotonic() - waiting_from
+
+    async def _answer(self, route: Route, batches: list[ImageBatch], response_format: str) -> Served:
+        images = [image for batch in batches for image in batch.images]
+        blobs = None
+        # Inline (data:) results, as OpenAI's own image models give, are answered as b64_json either way.
+        if response_format == "b64_json" or any(image.url.startswith("data:") for image in images):
+            urls = [image.url for image in images]
+            allowed = route.target.adapter.download_allowed
+            blobs = await fetch_all_b64(self.client, urls, allowed, self.config.downloads)
+        size = next((b.size for b in batches if b.size), None)
+        if blobs is None:
+            data = [ImageData(url=image.url, revised_prompt=image.revised_prompt) for image in images]
+        else:
+            data = [
+                ImageData(b64_json=b64(blob), revised_prompt=image.revised_prompt)
+                for image, blob in zip(images, blobs, strict=True)
+            ]
+            size = size or _image_size(blobs[0])
+        labels = (route.target.name, route.model.id)
+        self.metrics.of(self.metrics.images, *labels).inc(len(data))
+        price = self.config.prices.get(route.model.id)
+        if price:
+            self.metrics.of(self.metrics.cost, *labels).inc(price * len(data))
+        response = ImagesResponse(
+            created=int(time.time()),
+            data=data,
+            size=f"{size[0]}x{size[1]}" if size else None,
+            usage=_usage(batches),
+        )
+        return Served(response, route)
+
+    async def resume(self, route: Route, tasks: Sequence[tuple[str, int]], response_format: str) -> Served:
+        """Finish a job whose tasks an earlier run submitted: poll them, then answer as usual."""
+        deadline = time.monotonic() + self.deadline_seconds
+        try:
+            async with asyncio.timeout(self.deadline_seconds):
+                batches = await gather_or_cancel(
+                    self.engine.resume(route.target, TaskRef(task_id), n, deadline, route.model) for task_id, n in tasks
+                )
+                return await self._answer(route, batches, response_format)
+        except TimeoutError:
+            raise UpstreamTimeout("The resumed job did not finish within the deadline") from None

@@ -1,0 +1,249 @@
+"""Async image jobs: submit now, collect later, from any replica.
+
+A job's record (in shared state, with a TTL) holds the upstream task ids as soon
+as they exist. The replica running a job refreshes a heartbeat; if it goes away,
+the next replica asked about the job takes it over and resumes polling those
+tasks, so a long generation does not depend on one pod staying alive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import msgspec
+
+from gateway.observability.context import set_current_request, task_listener
+from gateway.service.images import ImageService
+from gateway.service.routing import Route
+from gateway.settings import JobSettings
+from gateway.sharing.records import ErrorRecord, error_record
+from gateway.state import SharedState
+from gateway.wire.images import ImagesResponse
+from providers.base import ImageSpec, TaskCanceller, TaskRef
+from providers.errors import ApiError, InvalidRequest, UpstreamError
+
+__all__ = ["JobRecord", "JobService", "NotCancellable"]
+
+log = logging.getLogger(__name__)
+
+Status = Literal["running", "succeeded", "failed", "cancelled"]
+
+
+class NotCancellable(InvalidRequest):
+    status = 409
+    default_code = "job_not_cancellable"
+
+
+class JobTask(msgspec.Struct, frozen=True):
+    index: int
+    task_id: str
+    n: int
+
+
+class JobRecord(msgspec.Struct):
+    id: str
+    status: Status
+    created: int
+    client: str | None
+    model: str
+    response_format: str
+    owner: str
+    heartbeat: float
+    provider: str | None = None
+    model_id: str | None = None
+    #: Upstream calls the job makes, once known; tasks has one entry per async call.
+    calls: int = 0
+    tasks: list[JobTask] = msgspec.field(default_factory=list)
+    result: ImagesResponse | None = None
+    error: ErrorRecord | None = None
+
+
+@dataclass
+class _Local:
+    record: JobRecord
+    runner: asyncio.Task[None] | None = None
+    beat: asyncio.Task[None] | None = None
+    done: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class JobService:
+    def __init__(self, images: ImageService, state: SharedState, settings: JobSettings, replica: str) -> None:
+        self.images = images
+        self.state = state
+        self.settings = settings
+        self.replica = replica
+        self.local: dict[str, _Local] = {}
+
+    @property
+    def running(self) -> int:
+        return sum(1 for job in self.local.values() if not job.done.is_set())
+
+    async def _save(self, record: JobRecord) -> None:
+        await self.state.put(f"job/{record.id}", msgspec.json.encode(record), self.settings.ttl_seconds)
+
+    async def load(self, job_id: str, client: str | None) -> JobRecord | None:
+        raw = await self.state.get(f"job/{job_id}")
+        if raw is None:
+            return None
+        record = msgspec.json.decode(raw, type=JobRecord)
+        return record if record.client == client else None  # other keys' jobs do not exist for you
+
+    async def submit(
+        self, model: str | None, spec: ImageSpec, response_format: str, client: str | None, routes: list[Route]
+    ) -> JobRecord:
+        """Record the job and start it; ``routes`` were chosen (and the request checked) by the caller."""
+        record = JobRecord(
+            id=f"imgjob_{os.urandom(12).hex()}", status="running", created=int(time.time()), client=client,
+            model=self.images.router.canonical(model), response_format=response_format, owner=self.replica,
+            heartbeat=time.time(),
+        )
+        await self._save(record)
+        await self._beat(record.id)
+        self._start(record, self._generate(record, model, spec, response_format, routes))
+        return record
+
+    def _start(self, record: JobRecord, work: Coroutine[Any, Any, None]) -> None:
+        job = self.local[record.id] = _Local(record)
+
+        async def run() -> None:
+            set_current_request(None)  # the submitting request is over: limits were applied then
+            try:
+                await work
+            except asyncio.CancelledError:
+                pass  # cancelled via DELETE (already recorded) or the process is stopping
+            except Exception as exc:  # never leave a job "running" forever
+                log.exception("job %s failed unexpectedly", record.id)
+                await self._finish(record, UpstreamError(f"The job failed in the gateway ({type(exc).__name__})",
+                                                         retryable=False))
+            finally:
+                job.done.set()
+                if job.beat is not None:
+                    job.beat.cancel()
+                self.local.pop(record.id, None)
+
+        job.runner = asyncio.create_task(run())
+        job.beat = asyncio.create_task(self._heartbeat(job))
+
+    async def _beat(self, job_id: str) -> None:
+        # A key of its own: rewriting the whole record could overwrite a status another
+        # replica just wrote (a cancel).
+        await self.state.put(f"job-beat/{job_id}", str(time.time()).encode(), self.settings.ttl_seconds)
+
+    async def _heartbeat(self, job: _Local) -> None:
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            if await self._cancelled(job.record.id) and job.runner:
+                job.runner.cancel()  # another replica took a DELETE for it
+                return
+            await self._beat(job.record.id)
+
+    async def _cancelled(self, job_id: str) -> bool:
+        return await self.state.get(f"job-cancel/{job_id}") is not None
+
+    async def _finish(self, record: JobRecord, outcome: ImagesResponse | ApiError) -> None:
+        if await self._cancelled(record.id):
+            return  # a DELETE won: its "cancelled" stays
+        if isinstance(outcome, ApiError):
+            record.status, record.error = "failed", error_record(outcome)
+        else:
+            record.status, record.result = "succeeded", outcome
+        record.heartbeat = time.time()
+        await self._save(record)
+
+    async def _generate(
+        self, record: JobRecord, model: str | None, spec: ImageSpec, response_format: str, routes: list[Route]
+    ) -> None:
+        async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:
+            record.provider, record.model_id = provider, model_id
+            record.tasks = [t for t in record.tasks if t.index != index] + [JobTask(index, task_id, n)]
+            await self._save(record)
+
+        route = routes[0]
+        record.provider, record.model_id = route.target.name, route.model.id
+        record.calls = len(route.target.adapter.generation_calls(route.model.id, spec))
+        task_listener.set(note_task)
+        try:
+            served = await self.images.run(model, spec, response_format, routes=routes)
+        except ApiError as err:
+            await self._finish(record, err)
+            return
+        record.provider, record.model_id = served.route.target.name, served.route.model.id
+        await self._finish(record, served.response)
+
+    async def _stale(self, record: JobRecord) -> bool:
+        if record.owner == self.replica:
+            return False
+        beat = await self.state.get(f"job-beat/{record.id}")
+        last = float(beat) if beat else record.heartbeat
+        return time.time() - last > self.settings.stale_after_seconds
+
+    async def get(self, job_id: str, client: str | None) -> JobRecord | None:
+        """The job as it stands; takes it over when the replica running it has gone."""
+        record = await self.load(job_id, client)
+        if record is None or record.status != "running" or not await self._stale(record):
+            return record
+        if await self.state.claim(f"job-takeover/{job_id}/{record.owner}", self.replica, self.settings.ttl_seconds):
+            log.info("resuming job %s: its replica stopped answering", job_id)
+            record.owner, record.heartbeat = self.replica, time.time()
+            await self._save(record)
+            await self._beat(record.id)
+            self._start(record, self._resume(record))
+        return record
+
+    async def _resume(self, record: JobRecord) -> None:
+        route = self.images.router.route_to(record.provider or "", record.model_id or "")
+        tasks = sorted(record.tasks, key=lambda t: t.index)
+        if route is None or not record.calls or len(tasks) < record.calls:
+            # A sync call, or a submit not yet acknowledged: nothing upstream to pick up safely.
+            await self._finish(record, UpstreamError(
+                "The job was interrupted before its upstream tasks were created; submit it again", retryable=False
+            ))
+            return
+        try:
+            served = await self.images.resume(route, [(t.task_id, t.n) for t in tasks], record.response_format)
+        except ApiError as err:
+            await self._finish(record, err)
+            return
+        await self._finish(record, served.response)
+
+    async def cancel(self, job_id: str, client: str | None) -> JobRecord | None:
+        record = await self.load(job_id, client)
+        if record is None:
+            return None
+        if record.status != "running":
+            raise NotCancellable(f"The job has already {record.status}", param="id")
+        route = self.images.router.route_to(record.provider or "", record.model_id or "")
+        adapter = route.target.adapter if route else None
+        if route is None or not isinstance(adapter, TaskCanceller) or len(record.tasks) < max(1, record.calls):
+            raise NotCancellable("This job cannot be cancelled: its model runs synchronously upstream", param="id")
+        cancelled = 0
+        for task in record.tasks:
+            response = await self.images.engine.upstream.send(
+                adapter.cancel_request(TaskRef(task.task_id)), route.target.api_key, read_timeout=30
+            )
+            cancelled += adapter.cancelled(response)
+        if not cancelled:
+            raise NotCancellable(
+                "The upstream task has already started; DashScope only cancels tasks still queued", param="id"
+            )
+        # With some of its tasks cancelled the job cannot complete: it is cancelled as a whole.
+        await self.state.put(f"job-cancel/{job_id}", b"1", self.settings.ttl_seconds)
+        local = self.local.get(job_id)
+        if local is not None and local.runner is not None:
+            local.runner.cancel()
+            await local.done.wait()
+        record.status = "cancelled"
+        await self._save(record)
+        return record
+
+    async def aclose(self) -> None:
+        for job in list(self.local.values()):
+            for task in (job.runner, job.beat):
+                if task is not None:
+                    task.cancel()

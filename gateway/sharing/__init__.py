@@ -1,0 +1,1 @@
+"""Answers shared between requests: the response cache, single-flight, and answers stored as bytes."""

@@ -1,0 +1,37 @@
+"""JSON request bodies into wire Structs: every problem is a 400 naming the field where there is one."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+import msgspec
+
+from providers.errors import InvalidRequest
+
+__all__ = ["decode_request", "param_of"]
+
+T = TypeVar("T")
+
+
+def param_of(error: msgspec.ValidationError) -> str | None:
+    text = str(error)
+    if "missing required field `" in text:
+        return text.split("missing required field `", 1)[1].split("`")[0]
+    marker = "at `$."
+    if marker not in text:
+        return None
+    path = text.split(marker, 1)[1].rstrip("`")
+    return path.split(".")[0].split("[")[0] or None
+
+
+def decode_request(body: bytes, type_: type[T]) -> T:
+    """Decode a JSON body; any problem is a 400 naming the field where there is one."""
+    if not body.strip():
+        raise InvalidRequest("The request body is empty; send a JSON object")
+    try:
+        return msgspec.json.decode(body, type=type_)
+    except msgspec.ValidationError as exc:
+        param = param_of(exc)
+        raise InvalidRequest(f"Invalid request: {exc}", param=param) from None
+    except msgspec.DecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None

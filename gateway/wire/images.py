@@ -1,0 +1,84 @@
+"""The images resource's wire shapes (openai-python ``types/images_response.py``, ``image_generate_params.py``).
+
+Unknown request fields are ignored: OpenAI adds fields all the time.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import msgspec
+
+__all__ = [
+    "EXTRA_NAMES",
+    "DashScopeExtras",
+    "EditRequest",
+    "ImageData",
+    "ImageGenerationRequest",
+    "ImageOptions",
+    "ImagesResponse",
+    "ImagesUsage",
+]
+
+class DashScopeExtras(msgspec.Struct, kw_only=True):
+    """DashScope parameters OpenAI SDK clients send through ``extra_body`` (top level).
+
+    Typed, so a wrong type is a 400 naming the field (multipart text converts).
+    """
+
+    negative_prompt: str | None = None
+    seed: int | None = None
+    prompt_extend: bool | None = None
+    watermark: bool | None = None
+    thinking_mode: bool | None = None
+
+    def extras(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in EXTRA_NAMES if getattr(self, name) is not None}
+
+
+EXTRA_NAMES = tuple(DashScopeExtras.__struct_fields__)
+
+
+class ImageOptions(DashScopeExtras, kw_only=True):
+    """The OpenAI image request fields shared by generations and edits."""
+
+    prompt: str
+    model: str | None = None
+    n: int | None = None
+    size: str | None = None
+    quality: str | None = None
+    style: str | None = None
+    response_format: Literal["url", "b64_json"] | None = None
+    user: str | None = None
+
+
+class ImageGenerationRequest(ImageOptions, kw_only=True):
+    pass
+
+
+class EditRequest(ImageOptions, kw_only=True):
+    stream: bool | None = None
+    # JSON bodies carry images here: a URL or data URI, a list of them, or OpenAI's
+    # ``images: [{"image_url": ...}]``.
+    image: Any = None
+    images: Any = None
+    mask: Any = None
+
+
+class ImageData(msgspec.Struct, omit_defaults=True):
+    url: str | None = None
+    b64_json: str | None = None
+    revised_prompt: str | None = None
+
+
+class ImagesUsage(msgspec.Struct):
+    input_tokens: int
+    output_tokens: int
+    total_tokens: int
+
+
+class ImagesResponse(msgspec.Struct, omit_defaults=True):
+    created: int
+    data: list[ImageData]
+    size: str | None = None
+    usage: ImagesUsage | None = None
