@@ -22,6 +22,7 @@ run: $(VENV)/.runtime  ## start the gateway on 127.0.0.1:8000 (the emulator stan
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 typecheck: $(VENV)/.dev
 	$(BIN)/mypy

@@ -136,9 +136,10 @@ http {{
     def available() -> bool:
         import shutil
 
-        return bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists()) and Path(
-            "/usr/lib/nginx/modules/ngx_http_echo_module.so"
-        ).exists()
+        return (
+            bool(shutil.which("nginx") or Path("/usr/sbin/nginx").exists())
+            and Path("/usr/lib/nginx/modules/ngx_http_echo_module.so").exists()
+        )
 
     def stop(self) -> None:
         self.process.terminate()

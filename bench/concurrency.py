@@ -45,8 +45,13 @@ def polls_and_images(emulator: Server) -> tuple[int, int]:
 
 
 async def level(gateway: Server, emulator: Server, requests: int, latency: float) -> None:
-    side = Side("gateway", gateway.url + "/v1/images/generations",
-                {"model": MODEL, "prompt": "a fox in the snow", "size": "1024x1024"}, {}, vary="prompt")
+    side = Side(
+        "gateway",
+        gateway.url + "/v1/images/generations",
+        {"model": MODEL, "prompt": "a fox in the snow", "size": "1024x1024"},
+        {},
+        vary="prompt",
+    )
     polls_before, tasks_before = polls_and_images(emulator)
     connector = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=900)) as session:
@@ -72,8 +77,9 @@ def main() -> None:
     args = parser.parse_args()
     key = new_key()
     emulator = start_emulator("cn", key, latency=args.latency, pending=0.0)
-    gateway = start_gateway({"DASHSCOPE_BASE_URL": emulator.url, "DASHSCOPE_API_KEY": key},
-                            CONFIG % {"poll_qps": args.poll_qps})
+    gateway = start_gateway(
+        {"DASHSCOPE_BASE_URL": emulator.url, "DASHSCOPE_API_KEY": key}, CONFIG % {"poll_qps": args.poll_qps}
+    )
     try:
         print(f"model {MODEL} (async), emulator task latency {args.latency:g} s, poll limit {args.poll_qps:g}/s")
         for requests in (int(x) for x in args.levels.split(",")):

@@ -104,7 +104,9 @@ def main() -> None:
     parser.add_argument("--in-flight-runs", type=int, default=1, help="repeat the in-flight case")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument(
-        "--upstream", choices=["auto", "nginx", "emulator"], default="auto",
+        "--upstream",
+        choices=["auto", "nginx", "emulator"],
+        default="auto",
         help="the 2 s upstream of the in-flight case: nginx+echo (as in the reference figures; "
         "apt-get install nginx libnginx-mod-http-echo) or the Python emulator (auto: nginx when installed)",
     )

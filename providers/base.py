@@ -193,7 +193,7 @@ class KeyProber(Protocol):
         """A request that succeeds with a valid key and costs nothing."""
 
     def key_probe_result(self, response: HttpResponse) -> str:
-        """"valid" or "invalid" from the probe's answer ("unreachable" is the engine's call)."""
+        """ "valid" or "invalid" from the probe's answer ("unreachable" is the engine's call)."""
 
     def key_warning(self, key: str) -> str | None:
         """A warning about the key's kind (e.g. one that cannot serve images), or None."""

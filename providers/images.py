@@ -120,9 +120,7 @@ def _check(image: InputImage, limits: ImageLimits, label: str, param: str) -> No
         raise _bad(f"{label} is {len(image.data)} bytes; this model takes at most {limits.max_bytes}", param)
     w, h = image.width, image.height
     if min(w, h) < limits.min_side or max(w, h) > limits.max_side:
-        raise _bad(
-            f"{label} is {w}x{h}; each side must be {limits.min_side}..{limits.max_side} pixels", param
-        )
+        raise _bad(f"{label} is {w}x{h}; each side must be {limits.min_side}..{limits.max_side} pixels", param)
     ratio = w / h
     if not limits.min_ratio - 1e-9 <= ratio <= limits.max_ratio + 1e-9:
         raise _bad(

@@ -16,7 +16,14 @@ from pathlib import Path
 import httpx
 
 __all__ = [
-    "KNOWN_KEYS", "LOG_DIR", "RedisServer", "Server", "free_port", "new_key", "start_emulator", "start_gateway",
+    "KNOWN_KEYS",
+    "LOG_DIR",
+    "RedisServer",
+    "Server",
+    "free_port",
+    "new_key",
+    "start_emulator",
+    "start_gateway",
     "start_redis",
 ]
 

@@ -145,8 +145,7 @@ class Engine:
                 if time.monotonic() + delay >= deadline:
                     raise
                 self.metrics.of(self.metrics.retries, target.name, model.id).inc()
-                log.info("retrying %s/%s after %s (attempt %d, %.2fs)", target.name, model.id, err.code,
-                         attempt, delay)
+                log.info("retrying %s/%s after %s (attempt %d, %.2fs)", target.name, model.id, err.code, attempt, delay)
                 await asyncio.sleep(delay)
 
     def _may_retry(self, err: ApiError, call: UpstreamCall, attempt: int) -> bool:
@@ -165,8 +164,9 @@ class Engine:
             return UpstreamError(f"{err.message}; {what} upstream, so the call is not sent again", retryable=False)
         return err
 
-    async def _send(self, target: Target, request: HttpRequest, model: ModelInfo, kind: str,
-                    read_timeout: float) -> HttpResponse:
+    async def _send(
+        self, target: Target, request: HttpRequest, model: ModelInfo, kind: str, read_timeout: float
+    ) -> HttpResponse:
         started = time.monotonic()
         try:
             return await self.upstream.send(
@@ -177,7 +177,12 @@ class Engine:
             self.metrics.of(self.metrics.upstream_seconds, target.name, model.id, kind).observe(elapsed)
 
     async def _poll_once(
-        self, target: Target, call: UpstreamCall, task: TaskRef, request: HttpRequest, deadline: float,
+        self,
+        target: Target,
+        call: UpstreamCall,
+        task: TaskRef,
+        request: HttpRequest,
+        deadline: float,
         model: ModelInfo,
     ) -> ImageBatch | None:
         """The images, None while the task runs, or _UNREADABLE when this poll told nothing."""

@@ -99,16 +99,15 @@ class KeyRing:
                 f"This API key may not use model '{names[0]}'", param="model", code="model_not_allowed"
             )
         if client.max_n is not None and n > client.max_n:
-            raise PermissionDenied(f"This API key may ask for at most {client.max_n} images", param="n",
-                                   code="n_not_allowed")
+            raise PermissionDenied(
+                f"This API key may ask for at most {client.max_n} images", param="n", code="n_not_allowed"
+            )
         if client.rpm is not None:
             wait = await self.state.admit(f"key/{client.name}", client.rpm, WINDOW_SECONDS)
             if wait is not None:
                 raise ClientRateLimited(
                     f"This API key is limited to {client.rpm} requests per minute", retry_after=wait
                 )
-
-
 
 
 def require_client_key(request: Request[Any, Any, Any]) -> ClientKey | None:

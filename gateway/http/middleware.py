@@ -33,8 +33,9 @@ _PREFIX_ROUTES = (("/v1/models/", "/v1/models/{id}"), ("/v1/images/jobs/", "/v1/
 #: Probes and scrapes: counted nowhere and not logged, or they would drown the rest.
 _QUIET = {"/healthz", "/readyz", "/metrics"}
 _DRAIN_BODY = msgspec.json.encode(
-    ErrorEnvelope(ErrorBody("The gateway is shutting down; retry on another instance", "api_error", None,
-                            "service_unavailable"))
+    ErrorEnvelope(
+        ErrorBody("The gateway is shutting down; retry on another instance", "api_error", None, "service_unavailable")
+    )
 )
 
 

@@ -26,46 +26,68 @@ class Metrics:
             "gateway_requests", "Requests answered", ["route", "model", "provider", "status"], registry=r
         )
         self.request_seconds = Histogram(
-            "gateway_request_duration_seconds", "End-to-end request latency", ["route"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "gateway_request_duration_seconds",
+            "End-to-end request latency",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.overhead_seconds = Histogram(
-            "gateway_overhead_seconds", "Request latency minus time waiting on upstreams and queues", ["route"],
-            buckets=OVERHEAD_BUCKETS, registry=r,
+            "gateway_overhead_seconds",
+            "Request latency minus time waiting on upstreams and queues",
+            ["route"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
         )
         self.in_flight = Gauge("gateway_in_flight_requests", "Requests being served", ["route"], registry=r)
         self.upstream_seconds = Histogram(
-            "gateway_upstream_duration_seconds", "Upstream HTTP call latency", ["provider", "model", "call"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "gateway_upstream_duration_seconds",
+            "Upstream HTTP call latency",
+            ["provider", "model", "call"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.upstream_errors = Counter(
-            "gateway_upstream_errors", "Upstream errors by provider error code", ["provider", "model", "code"],
+            "gateway_upstream_errors",
+            "Upstream errors by provider error code",
+            ["provider", "model", "code"],
             registry=r,
         )
         self.retries = Counter("gateway_upstream_retries", "Upstream calls retried", ["provider", "model"], registry=r)
         self.fallbacks = Counter(
-            "gateway_fallbacks", "Requests moved to the next target of a route", ["model", "from_provider",
-                                                                                  "to_provider"], registry=r,
+            "gateway_fallbacks",
+            "Requests moved to the next target of a route",
+            ["model", "from_provider", "to_provider"],
+            registry=r,
         )
         self.task_polls = Histogram(
             "gateway_task_polls", "Polls per async task", ["provider", "model"], buckets=POLL_BUCKETS, registry=r
         )
         self.queue_wait = Histogram(
-            "gateway_queue_wait_seconds", "Time waiting for an upstream slot (pacing)", ["provider", "model"],
-            buckets=LATENCY_BUCKETS, registry=r,
+            "gateway_queue_wait_seconds",
+            "Time waiting for an upstream slot (pacing)",
+            ["provider", "model"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
         )
         self.images = Counter("gateway_images_generated", "Images delivered", ["provider", "model"], registry=r)
         self.cost = Counter(
-            "gateway_estimated_cost", "Estimated upstream cost (configured price per image)", ["provider", "model"],
+            "gateway_estimated_cost",
+            "Estimated upstream cost (configured price per image)",
+            ["provider", "model"],
             registry=r,
         )
         self.cache = Counter("gateway_cache_requests", "Response cache lookups", ["result"], registry=r)
         self.circuit = Gauge(
-            "gateway_circuit_state", "Circuit breaker state (0 closed, 1 half-open, 2 open)", ["provider", "model"],
+            "gateway_circuit_state",
+            "Circuit breaker state (0 closed, 1 half-open, 2 open)",
+            ["provider", "model"],
             registry=r,
         )
         self.key_status = Gauge(
-            "gateway_provider_key_status", "Provider key status (1 for the current status)", ["provider", "status"],
+            "gateway_provider_key_status",
+            "Provider key status (1 for the current status)",
+            ["provider", "status"],
             registry=r,
         )
         self.shared_state = Gauge(

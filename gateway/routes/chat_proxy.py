@@ -98,7 +98,6 @@ async def proxy_chat(
     timeout = route.target.read_timeout or service.config.upstream.read_timeout
     headers = {"x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
     if not stream:
-
         try:
             answer = await unless_client_leaves(
                 request, upstream.send(outgoing, route.target.api_key, read_timeout=timeout)
@@ -113,4 +112,3 @@ async def proxy_chat(
         # Before the stream starts, an error is a plain HTTP error.
         raise adapter.chat_error(await _read_error(response))
     return Stream(_relay(response), media_type="text/event-stream", headers={**HEADERS, **headers})
-

@@ -42,8 +42,6 @@ def view(record: JobRecord) -> JobView:
     return job
 
 
-
-
 async def submit_job(
     request: Request[Any, Any, Any],
     model: str | None,
@@ -68,8 +66,7 @@ async def _record(request: Request[Any, Any, Any], state: State, job_id: str, ca
     jobs: JobService = state.jobs
     record = await (jobs.cancel(job_id, client) if cancel else jobs.get(job_id, client))
     if record is None:
-        raise JobNotFound(f"No job '{job_id}' (jobs are kept 24 h, and only for the key that made them)",
-                          param="id")
+        raise JobNotFound(f"No job '{job_id}' (jobs are kept 24 h, and only for the key that made them)", param="id")
     return record
 
 

@@ -73,8 +73,6 @@ def model_cards(router: Router) -> list[ModelCard]:
     return list(cards.values())
 
 
-
-
 @get("/v1/models")
 async def list_models(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     client = require_client_key(request)

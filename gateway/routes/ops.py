@@ -16,8 +16,6 @@ from gateway.runtime import Runtime
 __all__ = ["OPS_ROUTES"]
 
 
-
-
 @get("/healthz", sync_to_thread=False)
 def healthz() -> Response[bytes]:
     """Alive: the process answers. Never touches an upstream."""

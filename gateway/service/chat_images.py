@@ -54,7 +54,7 @@ def _part_url(part: dict[str, Any], label: str) -> Reference:
     if isinstance(url, dict):
         url = url.get("url")
     if not isinstance(url, str):
-        raise InvalidRequest(f"{label}: image_url must be a URL or {{\"url\": ...}}", param="messages")
+        raise InvalidRequest(f'{label}: image_url must be a URL or {{"url": ...}}', param="messages")
     return Reference(label, uri=url)
 
 
@@ -115,8 +115,9 @@ async def chat_job(service: ImageService, req: ChatRequest, route: Route, *, mar
         if size is None:
             size = auto_size(info, req.quality, prepared.last_size)
     config = req.image_config
-    spec = ImageSpec(prompt=prompt, n=n, size=size, quality=req.quality, style=req.style, extras=req.extras(),
-                     images=uris)
+    spec = ImageSpec(
+        prompt=prompt, n=n, size=size, quality=req.quality, style=req.style, extras=req.extras(), images=uris
+    )
     return ChatJob(
         model=req.model,
         spec=spec,

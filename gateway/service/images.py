@@ -87,8 +87,12 @@ class ImageService:
 
     def spec_of(self, req: ImageGenerationRequest) -> ImageSpec:
         return ImageSpec(
-            prompt=check_prompt(req.prompt), n=check_n(req.n), size=req.size, quality=req.quality,
-            style=req.style, extras=req.extras(),
+            prompt=check_prompt(req.prompt),
+            n=check_n(req.n),
+            size=req.size,
+            quality=req.quality,
+            style=req.style,
+            extras=req.extras(),
         )
 
     async def admit(self, model: str | None, spec: ImageSpec) -> list[Route]:
@@ -110,8 +114,17 @@ class ImageService:
         return routes
 
     async def _fingerprint(self, name: str, spec: ImageSpec, response_format: str) -> str:
-        parts = (name, spec.prompt, spec.n, spec.size, spec.quality, spec.style, dict(spec.extras), spec.images,
-                 response_format)
+        parts = (
+            name,
+            spec.prompt,
+            spec.n,
+            spec.size,
+            spec.quality,
+            spec.style,
+            dict(spec.extras),
+            spec.images,
+            response_format,
+        )
         if sum(len(image) for image in spec.images) > _HASH_INLINE_LIMIT:
             return await asyncio.to_thread(request_fingerprint, *parts)
         return request_fingerprint(*parts)
@@ -169,8 +182,9 @@ class ImageService:
                 f"The upstream did not finish within the gateway's {self.deadline_seconds:g}s deadline"
             ) from None
 
-    async def _fallback(self, routes: Sequence[Route], spec: ImageSpec, response_format: str,
-                        deadline: float) -> Served:
+    async def _fallback(
+        self, routes: Sequence[Route], spec: ImageSpec, response_format: str, deadline: float
+    ) -> Served:
         """Try each target in order; only failures another target could avoid move on."""
         last: ApiError | None = None
         ctx = current_request()
@@ -186,7 +200,8 @@ class ImageService:
             if not breaker.allow():
                 last = ServiceUnavailable(
                     f"Provider '{route.target.name}' is failing for '{route.model.id}' (circuit open)",
-                    retry_after=breaker.retry_in(), code="circuit_open",
+                    retry_after=breaker.retry_in(),
+                    code="circuit_open",
                 )
                 continue
             try:
@@ -219,9 +234,7 @@ class ImageService:
     def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
         self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
 
-    async def _serve_at(
-        self, route: Route, calls: list[UpstreamCall], response_format: str, deadline: float
-    ) -> Served:
+    async def _serve_at(self, route: Route, calls: list[UpstreamCall], response_format: str, deadline: float) -> Served:
         ctx = current_request()
         waiting_from = time.monotonic()
         try:

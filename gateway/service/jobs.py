@@ -99,8 +99,13 @@ class JobService:
     ) -> JobRecord:
         """Record the job and start it; ``routes`` were chosen (and the request checked) by the caller."""
         record = JobRecord(
-            id=f"imgjob_{os.urandom(12).hex()}", status="running", created=int(time.time()), client=client,
-            model=self.images.router.canonical(model), response_format=response_format, owner=self.replica,
+            id=f"imgjob_{os.urandom(12).hex()}",
+            status="running",
+            created=int(time.time()),
+            client=client,
+            model=self.images.router.canonical(model),
+            response_format=response_format,
+            owner=self.replica,
             heartbeat=time.time(),
         )
         await self._save(record)
@@ -119,8 +124,9 @@ class JobService:
                 pass  # cancelled via DELETE (already recorded) or the process is stopping
             except Exception as exc:  # never leave a job "running" forever
                 log.exception("job %s failed unexpectedly", record.id)
-                await self._finish(record, UpstreamError(f"The job failed in the gateway ({type(exc).__name__})",
-                                                         retryable=False))
+                await self._finish(
+                    record, UpstreamError(f"The job failed in the gateway ({type(exc).__name__})", retryable=False)
+                )
             finally:
                 job.done.set()
                 if job.beat is not None:
@@ -201,9 +207,12 @@ class JobService:
         tasks = sorted(record.tasks, key=lambda t: t.index)
         if route is None or not record.calls or len(tasks) < record.calls:
             # A sync call, or a submit not yet acknowledged: nothing upstream to pick up safely.
-            await self._finish(record, UpstreamError(
-                "The job was interrupted before its upstream tasks were created; submit it again", retryable=False
-            ))
+            await self._finish(
+                record,
+                UpstreamError(
+                    "The job was interrupted before its upstream tasks were created; submit it again", retryable=False
+                ),
+            )
             return
         try:
             served = await self.images.resume(route, [(t.task_id, t.n) for t in tasks], record.response_format)

@@ -55,8 +55,9 @@ class Prepared:
 def require_edits(info: ModelInfo, name: str) -> None:
     """400 unless the model takes input images at all."""
     if info.kind != "image":
-        raise InvalidRequest(f"'{name}' is a chat model: it makes no images", param="model",
-                             code="model_not_image_capable")
+        raise InvalidRequest(
+            f"'{name}' is a chat model: it makes no images", param="model", code="model_not_image_capable"
+        )
     if not info.edits:
         raise InvalidRequest(
             f"Model '{name}' does not take input images; use an edit-capable model "
@@ -70,8 +71,9 @@ def check_count(info: ModelInfo, name: str, count: int, param: str) -> None:
     low, high = info.images
     if not low <= count <= high:
         what = f"{low}..{high}" if low != high else str(low)
-        raise InvalidRequest(f"Model '{name}' takes {what} input images, got {count}", param=param,
-                             code="invalid_image_count")
+        raise InvalidRequest(
+            f"Model '{name}' takes {what} input images, got {count}", param=param, code="invalid_image_count"
+        )
 
 
 def _one(ref: Reference, limits: ImageLimits, param: str) -> tuple[str, tuple[int, int] | None]:
@@ -82,8 +84,9 @@ def _one(ref: Reference, limits: ImageLimits, param: str) -> tuple[str, tuple[in
             parts = urlsplit(uri)
             if parts.scheme in ("http", "https") and parts.hostname:
                 return uri, None
-            raise InvalidRequest(f"{ref.label} must be an http(s) URL or a data: URI", param=param,
-                                 code="invalid_image")
+            raise InvalidRequest(
+                f"{ref.label} must be an http(s) URL or a data: URI", param=param, code="invalid_image"
+            )
         data = decode_data_uri(uri, label=ref.label, param=param)
     image = prepare_image(data, limits, label=ref.label, param=param)
     return to_data_uri(image), (image.width, image.height)
@@ -115,10 +118,10 @@ def _json_reference(value: Any, index: int) -> Reference:
         if isinstance(url, str):
             return Reference(label, uri=url)
         if "file_id" in value:
-            raise UnsupportedParameter(f"{label}: file_id references are not supported; send image_url",
-                                       param="image")
-    raise InvalidRequest(f"{label} must be a URL, a data: URI or {{\"image_url\": ...}}", param="image",
-                         code="invalid_image")
+            raise UnsupportedParameter(f"{label}: file_id references are not supported; send image_url", param="image")
+    raise InvalidRequest(
+        f'{label} must be a URL, a data: URI or {{"image_url": ...}}', param="image", code="invalid_image"
+    )
 
 
 def json_references(req: EditRequest) -> list[Reference]:

@@ -121,11 +121,17 @@ async def edit_spec(
     info = routes[0].model
     require_edits(info, name)
     if not refs:
-        raise InvalidRequest("'image' is required: send one file as 'image' or several as 'image[]'",
-                             param="image")
+        raise InvalidRequest("'image' is required: send one file as 'image' or several as 'image[]'", param="image")
     check_count(info, name, len(refs), "image")
     prepared = await prepare_references(refs, info, param="image")
     size = auto_size(info, req.quality, prepared.last_size) if is_auto(req.size) else req.size
-    spec = ImageSpec(prompt=req.prompt, n=n, size=size, quality=req.quality, style=req.style,
-                     extras=req.extras(), images=prepared.uris)
+    spec = ImageSpec(
+        prompt=req.prompt,
+        n=n,
+        size=size,
+        quality=req.quality,
+        style=req.style,
+        extras=req.extras(),
+        images=prepared.uris,
+    )
     return spec, routes

@@ -31,13 +31,19 @@ class RelayedError(ApiError):
     """An error another replica (or an earlier run of a job) raised, as the client saw it."""
 
     def __init__(self, record: ErrorRecord) -> None:
-        super().__init__(record.message, param=record.param, code=record.code, retry_after=record.retry_after,
-                         retryable=record.retryable)
+        super().__init__(
+            record.message,
+            param=record.param,
+            code=record.code,
+            retry_after=record.retry_after,
+            retryable=record.retryable,
+        )
         self.status = record.status
         self.type = record.type
         self.final = record.final
 
 
 def error_record(err: ApiError) -> ErrorRecord:
-    return ErrorRecord(err.status, err.type, err.message, err.param, err.code, err.retry_after, err.final,
-                       err.retryable)
+    return ErrorRecord(
+        err.status, err.type, err.message, err.param, err.code, err.retry_after, err.final, err.retryable
+    )

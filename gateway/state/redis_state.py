@@ -31,7 +31,9 @@ SOCKET_TIMEOUT = 0.5
 BULK_SOCKET_TIMEOUT = 15.0
 
 _NOW = "local t = redis.call('TIME'); local now = tonumber(t[1]) + tonumber(t[2]) / 1e6\n"
-_ADMIT = _NOW + """
+_ADMIT = (
+    _NOW
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - tonumber(ARGV[2]))
 if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
   redis.call('ZADD', KEYS[1], now, ARGV[3])
@@ -41,20 +43,27 @@ end
 local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
 return tostring(tonumber(oldest[2]) + tonumber(ARGV[2]) - now)
 """
-_RESERVE = _NOW + """
+)
+_RESERVE = (
+    _NOW
+    + """
 local start = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 if start - now > tonumber(ARGV[2]) then return '-1' end
 local nxt = start + tonumber(ARGV[1])
 redis.call('SET', KEYS[1], tostring(nxt), 'PX', math.ceil((nxt - now) * 1000) + 1000)
 return tostring(start - now)
 """
-_ACQUIRE = _NOW + """
+)
+_ACQUIRE = (
+    _NOW
+    + """
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[1]) then return 0 end
 redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[2])
 redis.call('PEXPIRE', KEYS[1], math.ceil(tonumber(ARGV[3]) * 1000) + 1000)
 return 1
 """
+)
 
 
 class RedisState:
@@ -160,8 +169,10 @@ class RedisState:
     def health(self) -> dict[str, object]:
         if self.distributed:
             return {"shared_state": "redis"}
-        return {"shared_state": "local (redis unreachable; per-replica limits, cache and jobs)",
-                "redis_error": self.last_error}
+        return {
+            "shared_state": "local (redis unreachable; per-replica limits, cache and jobs)",
+            "redis_error": self.last_error,
+        }
 
     async def aclose(self) -> None:
         await self.redis.aclose()

@@ -20,6 +20,7 @@ __all__ = [
     "ImagesUsage",
 ]
 
+
 class DashScopeExtras(msgspec.Struct, kw_only=True):
     """DashScope parameters OpenAI SDK clients send through ``extra_body`` (top level).
 

@@ -20,9 +20,7 @@ _BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode")
 def _check_extras(extras: dict[str, Any]) -> None:
     """Type checks, so a bad extra is a 400 naming it rather than an upstream error."""
     seed = extras.get("seed")
-    if seed is not None and (
-        isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX
-    ):
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
         raise InvalidRequest(f"'seed' must be an integer between 0 and {SEED_MAX}", param="seed")
     negative = extras.get("negative_prompt")
     if negative is not None and not isinstance(negative, str):
@@ -82,9 +80,7 @@ def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
             param="image" if count else "model",
         )
     if count > high:
-        raise InvalidRequest(
-            f"Model '{model_id}' takes at most {high} input images, got {count}", param="image"
-        )
+        raise InvalidRequest(f"Model '{model_id}' takes at most {high} input images, got {count}", param="image")
 
 
 def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:

@@ -60,8 +60,6 @@ class _Body(msgspec.Struct):
     msg: str | None = None
 
 
-
-
 def _decode(response: HttpResponse) -> _Body:
     try:
         body = msgspec.json.decode(response.body, type=_Body)

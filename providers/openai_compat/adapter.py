@@ -57,8 +57,13 @@ class OpenAICompatAdapter:
     def _info(self, model: str) -> ModelInfo:
         if model in self.image_models:
             return ModelInfo(
-                model, model, MAX_N, ("sync",), _SIZE_RULE,
-                images=(0, MAX_INPUT_IMAGES), image_max_bytes=MAX_INPUT_BYTES,
+                model,
+                model,
+                MAX_N,
+                ("sync",),
+                _SIZE_RULE,
+                images=(0, MAX_INPUT_IMAGES),
+                image_max_bytes=MAX_INPUT_BYTES,
             )
         return ModelInfo(model, model, MAX_N, ("sync",), "", kind="chat")
 
@@ -70,8 +75,9 @@ class OpenAICompatAdapter:
 
     def generation_calls(self, model: str, spec: ImageSpec) -> list[UpstreamCall]:
         if model in self.chat_models:
-            raise InvalidRequest(f"'{model}' is a chat model: it makes no images", param="model",
-                                 code="model_not_image_capable")
+            raise InvalidRequest(
+                f"'{model}' is a chat model: it makes no images", param="model", code="model_not_image_capable"
+            )
         if model not in self.image_models:
             raise ModelNotFound(f"The model '{model}' is not offered by this provider", param="model")
         build = request.chat_call if self.image_api == "chat" else request.images_call

@@ -66,20 +66,21 @@ def _fields(body: _ErrorBody | None, status: int) -> tuple[str, str | None, str 
     return body.message or f"HTTP {status}", body.code, None
 
 
-
-
 def _not_found(message: str, code: str | None, body: _ErrorBody | None, request_id: str | None) -> ApiError:
     if code == "model_not_supported":
         # DashScope's compatible mode serves no image models (contract §2.7).
         return ModelNotFound(
             f"The OpenAI-compatible upstream does not serve this model ({message}). DashScope's compatible "
             "mode has no image models: serve them from a provider of kind 'dashscope' (its native API)",
-            param="model", code="model_not_supported", upstream_request_id=request_id,
+            param="model",
+            code="model_not_supported",
+            upstream_request_id=request_id,
         )
     if body is None:
         return UpstreamError(
             "The upstream has no such endpoint (HTTP 404): check the provider's base_url and image_api",
-            retryable=False, upstream_request_id=request_id,
+            retryable=False,
+            upstream_request_id=request_id,
         )
     return ModelNotFound(f"Upstream: {message}", param="model", code=code, upstream_request_id=request_id)
 
@@ -88,8 +89,7 @@ def _client_error(status: int, message: str, code: str | None, param: str | None
     if status == 403:
         # Not the upstream's words: some upstreams report a bad key with 403 and quote part of it.
         cls = ModelNotActivated if code == "model_not_activated" else PermissionDenied
-        return cls(f"The upstream refused access (HTTP 403, code {code or 'none'})", code=code,
-                   upstream_request_id=rid)
+        return cls(f"The upstream refused access (HTTP 403, code {code or 'none'})", code=code, upstream_request_id=rid)
     if code in _POLICY_CODES:
         return ContentPolicyViolation(f"Upstream: {message}", param=param, upstream_request_id=rid)
     return UpstreamInvalidParameter(f"Upstream: {message}", param=param, code=code, upstream_request_id=rid)
@@ -103,8 +103,9 @@ def error_for(response: HttpResponse) -> ApiError:
     rid = (body.request_id if body else None) or response.headers.get("x-request-id")
     if status == 401:
         # Never echo the upstream's message: some quote part of the key.
-        return UpstreamAuthError("The OpenAI-compatible upstream rejected the gateway's provider key",
-                                 upstream_request_id=rid)
+        return UpstreamAuthError(
+            "The OpenAI-compatible upstream rejected the gateway's provider key", upstream_request_id=rid
+        )
     if status == 404:
         return _not_found(message, code, body, rid)
     if status == 429:

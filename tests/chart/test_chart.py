@@ -27,9 +27,7 @@ from typing import Any
 import pytest
 
 helm = pytest.importorskip("helm_python", reason="chart tests need helm-python-sdk (requirements-chart.txt)")
-kv = pytest.importorskip(
-    "kubernetes_validate", reason="chart tests need kubernetes-validate (requirements-chart.txt)"
-)
+kv = pytest.importorskip("kubernetes_validate", reason="chart tests need kubernetes-validate (requirements-chart.txt)")
 yaml = pytest.importorskip("yaml")
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -585,9 +583,7 @@ def test_pdb(render: Any) -> None:
     assert pdb["apiVersion"] == "policy/v1"
     assert pdb["spec"] == {
         "maxUnavailable": 1,
-        "selector": {
-            "matchLabels": {"app.kubernetes.io/name": "image-gateway", "app.kubernetes.io/instance": RELEASE}
-        },
+        "selector": {"matchLabels": {"app.kubernetes.io/name": "image-gateway", "app.kubernetes.io/instance": RELEASE}},
     }
     zero = render(with_keys({"pdb": {"enabled": True, "maxUnavailable": 0}})).one("PodDisruptionBudget")
     assert zero["spec"]["maxUnavailable"] == 0
@@ -765,9 +761,7 @@ def test_dockerfile(chart_values: dict[str, Any]) -> None:
     assert len(by_keyword["FROM"]) >= 2
     args = dict(a.split("=", 1) for a in by_keyword.get("ARG", []) if "=" in a)
     bases = [re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], f.split()[0]) for f in by_keyword["FROM"]]
-    assert all(re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?(@sha256:[0-9a-f]{64})?", b) for b in bases), (
-        bases
-    )
+    assert all(re.fullmatch(r"python:3\.11(\.\d+)?-slim(-\w+)?(@sha256:[0-9a-f]{64})?", b) for b in bases), bases
     stage_starts = [i for i, (keyword, _) in enumerate(instructions) if keyword == "FROM"]
     first_stage = instructions[stage_starts[0] : stage_starts[1]]
     last_stage = instructions[stage_starts[-1] :]

@@ -53,7 +53,8 @@ def test_top_level_size_n_and_image_config(client: openai.OpenAI) -> None:
 
 def test_b64_images_stay_out_of_content(client: openai.OpenAI) -> None:
     answer = client.chat.completions.create(
-        model="qwen-image-2.0", messages=[{"role": "user", "content": "p"}],
+        model="qwen-image-2.0",
+        messages=[{"role": "user", "content": "p"}],
         extra_body={"image_config": {"response_format": "b64_json"}, "size": "512x512"},
     )
     message = answer.choices[0].message
@@ -70,12 +71,15 @@ def test_reference_images_in_the_last_user_message(client: openai.OpenAI, emulat
         messages=[
             {"role": "user", "content": "an old message"},
             {"role": "assistant", "content": "ok"},
-            {"role": "user", "content": [
-                {"type": "text", "text": "put the cat"},
-                {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
-                {"type": "text", "text": "on the sofa"},
-                {"type": "image_url", "image_url": {"url": inline, "detail": "high"}},
-            ]},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "text", "text": "put the cat"},
+                    {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}},
+                    {"type": "text", "text": "on the sofa"},
+                    {"type": "image_url", "image_url": {"url": inline, "detail": "high"}},
+                ],
+            },
         ],
     )
     assert _images(answer.choices[0].message)
@@ -88,10 +92,15 @@ def test_reference_images_in_the_last_user_message(client: openai.OpenAI, emulat
 
 
 def test_streamed_through_the_sdk_iterator(client: openai.OpenAI) -> None:
-    chunks = list(client.chat.completions.create(
-        model="wan2.7-image", messages=[{"role": "user", "content": "p"}], stream=True,
-        stream_options={"include_usage": True}, extra_body={"size": "1024x1024"},
-    ))
+    chunks = list(
+        client.chat.completions.create(
+            model="wan2.7-image",
+            messages=[{"role": "user", "content": "p"}],
+            stream=True,
+            stream_options={"include_usage": True},
+            extra_body={"size": "1024x1024"},
+        )
+    )
     role, image, finish, usage = chunks
     assert role.object == "chat.completion.chunk" and role.choices[0].delta.role == "assistant"
     (url,) = _images(image.choices[0].delta)
@@ -104,7 +113,9 @@ def test_streamed_through_the_sdk_iterator(client: openai.OpenAI) -> None:
 
 def test_stream_wire_format(gateway: Server) -> None:
     with httpx.stream(
-        "POST", gateway.url + "/v1/chat/completions", timeout=30,
+        "POST",
+        gateway.url + "/v1/chat/completions",
+        timeout=30,
         json={"model": "wanx2.1-t2i-turbo", "messages": [{"role": "user", "content": "p"}], "stream": True},
     ) as response:
         assert response.status_code == 200
@@ -141,18 +152,50 @@ def test_error_after_the_stream_started_is_an_error_event(client: openai.OpenAI)
     [
         ({"model": "wan2.7-image", "messages": [{"role": "system", "content": "x"}]}, "messages"),
         ({"model": "wan2.7-image", "messages": [{"role": "user", "content": "  "}]}, "messages"),
-        ({"model": "wan2.7-image", "messages": [{"role": "user", "content": "p"}], "modalities": ["text"]},
-         "modalities"),
+        (
+            {"model": "wan2.7-image", "messages": [{"role": "user", "content": "p"}], "modalities": ["text"]},
+            "modalities",
+        ),
         ({"model": "wan2.7-image", "messages": [{"role": "user", "content": "p"}], "n": 11}, "n"),
-        ({"model": "wan2.7-image", "messages": [{"role": "user", "content": "p"}],
-          "image_config": {"aspect_ratio": "wide"}}, "image_config"),
+        (
+            {
+                "model": "wan2.7-image",
+                "messages": [{"role": "user", "content": "p"}],
+                "image_config": {"aspect_ratio": "wide"},
+            },
+            "image_config",
+        ),
         ({"model": "qwen-image-edit-plus", "messages": [{"role": "user", "content": "p"}]}, "messages"),
-        ({"model": "wanx-v1", "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "p"}, {"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}]},
-         "model"),
-        ({"model": "wan2.7-image", "messages": [{"role": "user", "content": [
-            {"type": "text", "text": "p"},
-            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}]}]}, "messages"),
+        (
+            {
+                "model": "wanx-v1",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "p"},
+                            {"type": "image_url", "image_url": {"url": "https://x/a.png"}},
+                        ],
+                    }
+                ],
+            },
+            "model",
+        ),
+        (
+            {
+                "model": "wan2.7-image",
+                "messages": [
+                    {
+                        "role": "user",
+                        "content": [
+                            {"type": "text", "text": "p"},
+                            {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}},
+                        ],
+                    }
+                ],
+            },
+            "messages",
+        ),
         ({"model": "wan2.7-image"}, "messages"),
     ],
 )

@@ -106,7 +106,9 @@ def test_text_chat_is_proxied_plain_and_streamed(client: openai.OpenAI, compat_e
     answer = client.chat.completions.create(model="bailian/qwen-plus", messages=hello)  # type: ignore[arg-type]
     assert answer.choices[0].message.content == "hi there" and answer.model == "qwen-plus"
     stream = client.chat.completions.create(
-        model="bailian/qwen-plus", messages=[{"role": "user", "content": "one two three"}], stream=True,
+        model="bailian/qwen-plus",
+        messages=[{"role": "user", "content": "one two three"}],
+        stream=True,
         stream_options={"include_usage": True},
     )
     chunks = list(stream)
@@ -127,8 +129,9 @@ def test_proxied_chat_errors(client: openai.OpenAI) -> None:
 def test_images_style_against_another_gateway(client: openai.OpenAI) -> None:
     result = client.images.generate(model="peer/wan2.7-image", prompt="p", size="1792x1024", response_format="b64_json")
     assert result.data and png_size_from_b64(result.data[0].b64_json or "") == (1792, 1024)
-    edited = client.images.edit(model="peer/qwen-image-edit-plus", image=[upload(400, 300), upload(640, 360)],
-                                prompt="p")
+    edited = client.images.edit(
+        model="peer/qwen-image-edit-plus", image=[upload(400, 300), upload(640, 360)], prompt="p"
+    )
     assert edited.data and png_size_from_url(edited.data[0].url or "") == (1360, 768)
 
 
@@ -142,7 +145,9 @@ def test_chat_style_against_another_gateway(client: openai.OpenAI) -> None:
     result = client.images.generate(model="peer-chat/wan2.7-image", prompt="p", size="1024x1792")
     assert result.data and png_size_from_url(result.data[0].url or "") == (1024, 1792)
     answer = client.chat.completions.create(
-        model="peer-chat/qwen-image-2.0", messages=[{"role": "user", "content": "p"}], n=2,
+        model="peer-chat/qwen-image-2.0",
+        messages=[{"role": "user", "content": "p"}],
+        n=2,
         extra_body={"size": "768x768"},
     )
     urls = [c.message.model_extra["images"][0]["image_url"]["url"] for c in answer.choices]  # type: ignore[index]

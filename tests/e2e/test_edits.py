@@ -71,7 +71,11 @@ def test_alpha_is_flattened_for_models_that_reject_it(client: openai.OpenAI, emu
 def test_size_quality_n_and_extras(client: openai.OpenAI, emulators: dict[str, Server]) -> None:
     httpx.delete(emulators["cn"].url + "/__emulator__/requests")
     result = client.images.edit(
-        model="qwen-image-edit-plus", image=upload(500, 500), prompt="p", size="1024x1024", n=2,
+        model="qwen-image-edit-plus",
+        image=upload(500, 500),
+        prompt="p",
+        size="1024x1024",
+        n=2,
         extra_body={"seed": 7, "watermark": False},
     )
     assert result.data and len(result.data) == 2
@@ -156,35 +160,68 @@ def _edit_error(client: openai.OpenAI, kwargs: dict[str, Any]) -> openai.BadRequ
 
 _TOO_BIG = b"\x89PNG\r\n\x1a\n" + bytes(11 * 1024 * 1024)
 REJECTIONS: list[tuple[str, dict[str, Any], str, str]] = [
-    ("mask", {"model": "qwen-image-edit-plus", "image": upload(400, 400), "mask": upload(400, 400)},
-     "mask", "unsupported_parameter"),
+    (
+        "mask",
+        {"model": "qwen-image-edit-plus", "image": upload(400, 400), "mask": upload(400, 400)},
+        "mask",
+        "unsupported_parameter",
+    ),
     ("gif", {"model": "wan2.7-image", "image": upload(400, 400, "a.gif", fmt="GIF")}, "image", "invalid_image"),
-    ("not an image", {"model": "wan2.7-image", "image": ("a.png", b"hello, world", "image/png")},
-     "image", "invalid_image"),
-    ("bmp-looking text", {"model": "wan2.7-image", "image": ("a.bmp", b"BM not really", "image/bmp")},
-     "image", "invalid_image"),
+    (
+        "not an image",
+        {"model": "wan2.7-image", "image": ("a.png", b"hello, world", "image/png")},
+        "image",
+        "invalid_image",
+    ),
+    (
+        "bmp-looking text",
+        {"model": "wan2.7-image", "image": ("a.bmp", b"BM not really", "image/bmp")},
+        "image",
+        "invalid_image",
+    ),
     ("too small", {"model": "wan2.7-image", "image": upload(200, 400)}, "image", "invalid_image"),
     ("too large", {"model": "wan2.7-image", "image": upload(8100, 1100)}, "image", "invalid_image"),
     ("ratio", {"model": "qwen-image-edit-plus", "image": upload(2700, 300)}, "image", "invalid_image"),
     ("i2i sides", {"model": "wan2.5-i2i-preview", "image": upload(300, 300)}, "image", "invalid_image"),
-    ("bytes", {"model": "qwen-image-edit-plus", "image": ("big.png", _TOO_BIG, "image/png")},
-     "image", "invalid_image"),
+    ("bytes", {"model": "qwen-image-edit-plus", "image": ("big.png", _TOO_BIG, "image/png")}, "image", "invalid_image"),
     ("count", {"model": "qwen-image-edit-plus", "image": [upload(400, 400)] * 4}, "image", "invalid_image_count"),
     ("not an edit model", {"model": "wanx-v1", "image": upload(400, 400)}, "model", "model_not_edit_capable"),
     ("n", {"model": "wan2.7-image", "image": upload(400, 400), "n": 11}, "n", ""),
     ("size", {"model": "wan2.7-image", "image": upload(400, 400), "size": "banana"}, "size", "invalid_size"),
-    ("stream", {"model": "wan2.7-image", "image": upload(400, 400), "stream": True}, "stream",
-     "unsupported_parameter"),
+    ("stream", {"model": "wan2.7-image", "image": upload(400, 400), "stream": True}, "stream", "unsupported_parameter"),
     ("seed", {"model": "wan2.7-image", "image": upload(400, 400), "extra_body": {"seed": "abc"}}, "seed", ""),
     ("json without image", {"body": {"model": "wan2.7-image", "prompt": "p"}}, "image", ""),
-    ("json bad base64", {"body": {"model": "wan2.7-image", "prompt": "p", "image": "data:image/png;base64,%%%"}},
-     "image", "invalid_image"),
-    ("json ftp url", {"body": {"model": "wan2.7-image", "prompt": "p", "image": "ftp://x/a.png"}},
-     "image", "invalid_image"),
-    ("json file_id", {"body": {"model": "wan2.7-image", "prompt": "p", "images": [{"file_id": "file-1"}]}},
-     "image", "unsupported_parameter"),
-    ("json mask", {"body": {"model": "wan2.7-image", "prompt": "p", "image": "https://x/a.png",
-                            "mask": {"image_url": "https://x/m.png"}}}, "mask", "unsupported_parameter"),
+    (
+        "json bad base64",
+        {"body": {"model": "wan2.7-image", "prompt": "p", "image": "data:image/png;base64,%%%"}},
+        "image",
+        "invalid_image",
+    ),
+    (
+        "json ftp url",
+        {"body": {"model": "wan2.7-image", "prompt": "p", "image": "ftp://x/a.png"}},
+        "image",
+        "invalid_image",
+    ),
+    (
+        "json file_id",
+        {"body": {"model": "wan2.7-image", "prompt": "p", "images": [{"file_id": "file-1"}]}},
+        "image",
+        "unsupported_parameter",
+    ),
+    (
+        "json mask",
+        {
+            "body": {
+                "model": "wan2.7-image",
+                "prompt": "p",
+                "image": "https://x/a.png",
+                "mask": {"image_url": "https://x/m.png"},
+            }
+        },
+        "mask",
+        "unsupported_parameter",
+    ),
 ]
 
 

@@ -21,9 +21,21 @@ OPENAI_SIZES = ["256x256", "512x512", "1024x1024", "1792x1024", "1024x1792", "15
 
 def test_the_issue_model_list_is_covered() -> None:
     assert set(T2I_MODELS) >= {
-        "wanx-v1", "wanx2.0-t2i-turbo", "wanx2.1-t2i-turbo", "wanx2.1-t2i-plus", "wan2.2-t2i-flash",
-        "wan2.2-t2i-plus", "wan2.5-t2i-preview", "wan2.6-t2i", "wan2.7-image", "wan2.7-image-pro", "qwen-image",
-        "qwen-image-plus", "qwen-image-max", "qwen-image-2.0", "qwen-image-2.0-pro",
+        "wanx-v1",
+        "wanx2.0-t2i-turbo",
+        "wanx2.1-t2i-turbo",
+        "wanx2.1-t2i-plus",
+        "wan2.2-t2i-flash",
+        "wan2.2-t2i-plus",
+        "wan2.5-t2i-preview",
+        "wan2.6-t2i",
+        "wan2.7-image",
+        "wan2.7-image-pro",
+        "qwen-image",
+        "qwen-image-plus",
+        "qwen-image-max",
+        "qwen-image-2.0",
+        "qwen-image-2.0-pro",
     }
 
 

@@ -22,8 +22,9 @@ def submit(gateway: Server, body: dict[str, Any], headers: dict[str, str] | None
     return httpx.post(gateway.url + "/v1/images/generations", json=body, headers=headers or ASYNC, timeout=30)
 
 
-def wait_for(gateway: Server, location: str, *, timeout: float = 30, headers: dict[str, str] | None = None
-             ) -> dict[str, Any]:
+def wait_for(
+    gateway: Server, location: str, *, timeout: float = 30, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         job: dict[str, Any] = httpx.get(gateway.url + location, headers=headers or ASYNC, timeout=10).json()
@@ -34,8 +35,16 @@ def wait_for(gateway: Server, location: str, *, timeout: float = 30, headers: di
 
 
 def test_submit_then_collect(gateway: Server) -> None:
-    response = submit(gateway, {"model": "wanx2.1-t2i-turbo", "prompt": "a fox [emu:latency=0.5]", "n": 2,
-                                "size": "1024x1024", "response_format": "b64_json"})
+    response = submit(
+        gateway,
+        {
+            "model": "wanx2.1-t2i-turbo",
+            "prompt": "a fox [emu:latency=0.5]",
+            "n": 2,
+            "size": "1024x1024",
+            "response_format": "b64_json",
+        },
+    )
     assert response.status_code == 202
     job = response.json()
     assert job["object"] == "image.generation.job" and job["status"] == "running" and job["id"]
@@ -110,11 +119,19 @@ def redis_server() -> Iterator[RedisServer]:
     server.stop()
 
 
-def test_another_replica_finishes_the_job(gateway_factory: GatewayFactory, redis_server: RedisServer,
-                                          emulators: dict[str, Server]) -> None:
+def test_another_replica_finishes_the_job(
+    gateway_factory: GatewayFactory, redis_server: RedisServer, emulators: dict[str, Server]
+) -> None:
     first, second = (gateway_factory(extra=FAST_JOBS, REDIS_URL=redis_server.url) for _ in range(2))
-    response = submit(first, {"model": "wanx2.1-t2i-turbo", "prompt": "a long one [emu:latency=3]",
-                              "size": "1792x1024", "response_format": "b64_json"})
+    response = submit(
+        first,
+        {
+            "model": "wanx2.1-t2i-turbo",
+            "prompt": "a long one [emu:latency=3]",
+            "size": "1792x1024",
+            "response_format": "b64_json",
+        },
+    )
     location = response.headers["location"]
     time.sleep(0.6)  # the task exists upstream and is recorded
     assert httpx.get(second.url + location).json()["status"] == "running"  # first is alive: no takeover
@@ -127,15 +144,15 @@ def test_another_replica_finishes_the_job(gateway_factory: GatewayFactory, redis
     assert stats["tasks_created"] >= 1
 
 
-
-
 def test_edits_as_a_job(gateway: Server) -> None:
     from tests.e2e.inputs import image_bytes
 
     response = httpx.post(
         gateway.url + "/v1/images/edits",
-        files=[("image[]", ("a.png", image_bytes(800, 600), "image/png")),
-               ("image[]", ("b.png", image_bytes(600, 800), "image/png"))],
+        files=[
+            ("image[]", ("a.png", image_bytes(800, 600), "image/png")),
+            ("image[]", ("b.png", image_bytes(600, 800), "image/png")),
+        ],
         data={"model": "wan2.5-i2i-preview", "prompt": "put them together", "size": "1024x1024"},
         headers=ASYNC,
         timeout=30,

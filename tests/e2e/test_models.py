@@ -26,7 +26,11 @@ def test_list_has_every_routable_name_with_capabilities(client: openai.OpenAI) -
     assert "W/H between 0.125 and 8" in caps["size_rule"]
     edit = (models["qwen-image-edit-plus"].model_extra or {})["capabilities"]
     assert (edit["generations"], edit["edits"], edit["min_input_images"], edit["max_input_images"]) == (
-        False, True, 1, 3)
+        False,
+        True,
+        1,
+        3,
+    )
     assert edit["max_input_image_bytes"] == 10 * 1024 * 1024
     i2i = (models["dashscope-intl/wan2.5-i2i-preview"].model_extra or {})["capabilities"]
     assert (i2i["sync"], i2i["async"], i2i["edits"]) == (False, True, True)

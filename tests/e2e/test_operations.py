@@ -24,27 +24,37 @@ def _keys_cli(tmp_path: Path, env: dict[str, str]) -> subprocess.CompletedProces
     config.write_text(TEST_CONFIG % {"deadline": 30})
     return subprocess.run(
         [sys.executable, "-m", "gateway", "keys", "--config", str(config)],
-        capture_output=True, text=True, timeout=60, env=clean_env(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env(env),
     )
 
 
 def test_keys_command(tmp_path: Path, emulators: dict[str, Server]) -> None:
     coding_plan = "sk-sp-" + uuid.uuid4().hex
-    result = _keys_cli(tmp_path, {
-        "DASHSCOPE_BASE_URL": emulators["cn"].url, "DASHSCOPE_API_KEY": Keys.cn,
-        "DASHSCOPE_INTL_BASE_URL": emulators["intl"].url, "DASHSCOPE_INTL_API_KEY": coding_plan,
-    })
+    result = _keys_cli(
+        tmp_path,
+        {
+            "DASHSCOPE_BASE_URL": emulators["cn"].url,
+            "DASHSCOPE_API_KEY": Keys.cn,
+            "DASHSCOPE_INTL_BASE_URL": emulators["intl"].url,
+            "DASHSCOPE_INTL_API_KEY": coding_plan,
+        },
+    )
     out = result.stdout + result.stderr
     rows = {line.split()[0]: line for line in result.stdout.splitlines()[1:]}
     assert " valid " in rows["dashscope"]
     assert " invalid " in rows["dashscope-intl"] and "sk-sp-" in rows["dashscope-intl"]  # the warning names the kind
     assert Keys.cn[:12] not in out and coding_plan[6:] not in out
     import hashlib
+
     assert hashlib.sha256(Keys.cn.encode()).hexdigest()[:8] in rows["dashscope"]
     assert result.returncode == 1  # not every key is usable
 
-    unreachable = _keys_cli(tmp_path, {"DASHSCOPE_BASE_URL": f"http://127.0.0.1:{free_port()}",
-                                       "DASHSCOPE_API_KEY": Keys.cn})
+    unreachable = _keys_cli(
+        tmp_path, {"DASHSCOPE_BASE_URL": f"http://127.0.0.1:{free_port()}", "DASHSCOPE_API_KEY": Keys.cn}
+    )
     rows = {line.split()[0]: line for line in unreachable.stdout.splitlines()[1:]}
     assert " unreachable " in rows["dashscope"] and "not set" in rows["dashscope-intl"]
 

@@ -35,8 +35,11 @@ def sent_posts(emulator: Server) -> list[dict]:  # type: ignore[type-arg]
 
 
 def test_aliases(client: openai.OpenAI) -> None:
-    for alias, model in (("dall-e-3", "wan2.7-image"), ("dall-e-2", "wanx2.1-t2i-turbo"),
-                         ("gpt-image-1", "wan2.7-image-pro")):
+    for alias, model in (
+        ("dall-e-3", "wan2.7-image"),
+        ("dall-e-2", "wanx2.1-t2i-turbo"),
+        ("gpt-image-1", "wan2.7-image-pro"),
+    ):
         response = client.images.with_raw_response.generate(model=alias, prompt="p", size="1024x1024")
         assert response.headers["x-gateway-model"] == model
 
@@ -94,8 +97,9 @@ def test_pacing_keeps_to_documented_limits(gateway_factory: GatewayFactory, keys
         client = openai_client(gateway)
         started = time.monotonic()
         with ThreadPoolExecutor(6) as pool:  # qwen-image-2.0 allows 2 requests per second
-            results = list(pool.map(lambda _: client.images.generate(model="qwen-image-2.0", prompt=unique()),
-                                    range(6)))
+            results = list(
+                pool.map(lambda _: client.images.generate(model="qwen-image-2.0", prompt=unique()), range(6))
+            )
         assert all(r.data for r in results)
         assert time.monotonic() - started >= 2.0
         assert metric(gateway, "gateway_upstream_errors_total", code="Throttling.RateQuota") == 0
@@ -187,15 +191,30 @@ def test_metrics_exported(gateway: Server, client: openai.OpenAI) -> None:
     client.images.generate(model="wanx2.1-t2i-turbo", prompt=unique(), n=2)
     text = httpx.get(gateway.url + "/metrics").text
     for name in (
-        "gateway_requests_total", "gateway_request_duration_seconds_bucket", "gateway_overhead_seconds_bucket",
-        "gateway_upstream_duration_seconds_bucket", "gateway_task_polls_bucket", "gateway_queue_wait_seconds_bucket",
-        "gateway_in_flight_requests", "gateway_images_generated_total", "gateway_estimated_cost_total",
+        "gateway_requests_total",
+        "gateway_request_duration_seconds_bucket",
+        "gateway_overhead_seconds_bucket",
+        "gateway_upstream_duration_seconds_bucket",
+        "gateway_task_polls_bucket",
+        "gateway_queue_wait_seconds_bucket",
+        "gateway_in_flight_requests",
+        "gateway_images_generated_total",
+        "gateway_estimated_cost_total",
         "gateway_provider_key_status",
     ):
         assert name in text, name
     assert 'le="300.0"' in text
-    assert metric(gateway, "gateway_requests_total", route="/v1/images/generations", model="wanx2.1-t2i-turbo",
-                  provider="dashscope", status="200") >= 1
+    assert (
+        metric(
+            gateway,
+            "gateway_requests_total",
+            route="/v1/images/generations",
+            model="wanx2.1-t2i-turbo",
+            provider="dashscope",
+            status="200",
+        )
+        >= 1
+    )
     assert metric(gateway, "gateway_images_generated_total", model="wanx2.1-t2i-turbo") >= 2
     assert metric(gateway, "gateway_provider_key_status", provider="dashscope", status="valid") == 1
     assert "a kite" not in text  # no prompts in labels

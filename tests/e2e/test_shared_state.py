@@ -43,8 +43,9 @@ def test_two_replicas_share_one_budget(gateway_factory: GatewayFactory, redis_se
     assert all(httpx.get(r.url + "/readyz").json()["checks"]["shared_state"] == "redis" for r in replicas)
 
 
-def test_cache_is_shared(gateway_factory: GatewayFactory, redis_server: RedisServer,
-                         emulators: dict[str, Server]) -> None:
+def test_cache_is_shared(
+    gateway_factory: GatewayFactory, redis_server: RedisServer, emulators: dict[str, Server]
+) -> None:
     a, b = (gateway_factory(REDIS_URL=redis_server.url) for _ in range(2))
     prompt = f"shared {uuid.uuid4().hex}"
     httpx.delete(emulators["cn"].url + "/__emulator__/requests")
@@ -62,8 +63,9 @@ def test_identical_requests_on_two_replicas_share_one_call(
     prompt = f"retried {uuid.uuid4().hex} [emu:latency=1]"
     httpx.delete(emulators["cn"].url + "/__emulator__/requests")
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(lambda g: openai_client(g).images.generate(model="wan2.7-image", prompt=prompt),
-                                (a, b)))
+        results = list(
+            pool.map(lambda g: openai_client(g).images.generate(model="wan2.7-image", prompt=prompt), (a, b))
+        )
     assert results[0].data and results[1].data and results[0].data[0].url == results[1].data[0].url
     posts = [r for r in httpx.get(emulators["cn"].url + "/__emulator__/requests").json() if r["method"] == "POST"]
     assert len(posts) == 1
@@ -71,14 +73,15 @@ def test_identical_requests_on_two_replicas_share_one_call(
 
 def test_losing_redis_loses_no_request(gateway_factory: GatewayFactory, redis_server: RedisServer) -> None:
     team = new_key("gw-")
-    extra = "keys:\n  - {name: team-b, key: \"${TEAM_B}\", rpm: 1000}\n"
+    extra = 'keys:\n  - {name: team-b, key: "${TEAM_B}", rpm: 1000}\n'
     replicas = [gateway_factory(extra=extra, TEAM_B=team, REDIS_URL=redis_server.url) for _ in range(2)]
     clients = [openai_client(replica, api_key=team) for replica in replicas]
 
     def call(i: int) -> bool:
         time.sleep(i * 0.02)
-        result = clients[i % 2].images.generate(model="wan2.7-image", prompt=f"p {i} [emu:latency=0.2]",
-                                                extra_body={"seed": i})
+        result = clients[i % 2].images.generate(
+            model="wan2.7-image", prompt=f"p {i} [emu:latency=0.2]", extra_body={"seed": i}
+        )
         return bool(result.data)
 
     with ThreadPoolExecutor(8) as pool:

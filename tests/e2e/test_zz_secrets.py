@@ -20,8 +20,11 @@ def test_no_key_anywhere(gateway_factory: GatewayFactory) -> None:
     client = openai_client(gateway, api_key=client_key)
     client.images.generate(model="qwen-image-max", prompt="p")
     for bad in ("banana", "0x0"):
-        httpx.post(gateway.url + "/v1/images/generations", json={"prompt": "p", "size": bad},
-                   headers={"authorization": f"Bearer {client_key}"})
+        httpx.post(
+            gateway.url + "/v1/images/generations",
+            json={"prompt": "p", "size": bad},
+            headers={"authorization": f"Bearer {client_key}"},
+        )
     httpx.post(gateway.url + "/v1/images/generations", json={"prompt": "p"}, headers={"authorization": "Bearer x"})
     exported = [
         httpx.get(gateway.url + "/metrics").text,

@@ -59,9 +59,7 @@ def sync_call(client: Client, prompt: str, model: str = "wan2.7-image", **params
 
 
 @pytest.mark.parametrize(("marker", "status", "code", "message"), REFUSALS)
-def test_refusals_on_every_endpoint(
-    client: Client, marker: str, status: int, code: str, message: str | None
-) -> None:
+def test_refusals_on_every_endpoint(client: Client, marker: str, status: int, code: str, message: str | None) -> None:
     prompt = f"a cat [emu:{marker}]"
     assert_error(sync_call(client, prompt), status, code, message)
     assert_error(
@@ -70,9 +68,7 @@ def test_refusals_on_every_endpoint(
         code,
         message,
     )
-    assert_error(
-        client.post(GEN, json=mm_body("wan2.6-t2i", prompt, n=1), headers=ASYNC), status, code, message
-    )
+    assert_error(client.post(GEN, json=mm_body("wan2.6-t2i", prompt, n=1), headers=ASYNC), status, code, message)
     assert client.get("/__emulator__/stats").json()["tasks_created"] == 0
 
 

@@ -44,9 +44,7 @@ def test_unknown_path_is_native_404_with_request_id(client: Client) -> None:
 
 
 def test_images_generations_is_plain_404_by_default(client: Client) -> None:
-    response = client.post(
-        "/compatible-mode/v1/images/generations", json={"model": "qwen-image-max"}, headers=AUTH
-    )
+    response = client.post("/compatible-mode/v1/images/generations", json={"model": "qwen-image-max"}, headers=AUTH)
     assert_error(response, 404, "NotFound")
 
 
@@ -102,9 +100,7 @@ def test_clock_route_validates_body(client: Client) -> None:
 def test_task_list_filters_and_pages(client: Client) -> None:
     ids = [submit(client, T2I, t2i_body("wanx2.1-t2i-turbo", f"cat {i}", n=1)) for i in range(3)]
     submit(client, T2I, t2i_body("wanx-v1", "dog", n=1))
-    body = client.get(
-        "/api/v1/tasks", params={"model_name": "wanx2.1-t2i-turbo", "page_size": 2}, headers=AUTH
-    )
+    body = client.get("/api/v1/tasks", params={"model_name": "wanx2.1-t2i-turbo", "page_size": 2}, headers=AUTH)
     listing = body.json()
     assert listing["total"] == 3
     assert listing["total_page"] == 2

@@ -24,12 +24,7 @@ def sync(client: Client, body: dict[str, Any]) -> dict[str, Any]:
 
 
 def image_urls(body: dict[str, Any]) -> list[str]:
-    return [
-        item["image"]
-        for c in body["output"]["choices"]
-        for item in c["message"]["content"]
-        if "image" in item
-    ]
+    return [item["image"] for c in body["output"]["choices"] for item in c["message"]["content"] if "image" in item]
 
 
 def test_wan_shape_one_choice_per_image(client: Client) -> None:
@@ -95,9 +90,7 @@ def test_output_sizes(client: Client, body: dict[str, Any], size: tuple[int, int
 
 
 def test_qwen_edit_rejects_size(client: Client) -> None:
-    response = client.post(
-        MM, json=mm_body("qwen-image-edit", "e", "https://a/1.png", size="1024*1024"), headers=AUTH
-    )
+    response = client.post(MM, json=mm_body("qwen-image-edit", "e", "https://a/1.png", size="1024*1024"), headers=AUTH)
     assert response.status_code == 400
 
 

@@ -73,9 +73,7 @@ def test_results_form_per_family(client: Client) -> None:
 
 
 def test_choices_form_for_image_generation(client: Client) -> None:
-    body = task(
-        client, submit(client, GEN, mm_body("wan2.6-image", "edit", "https://a/1.png", n=2, size="1K"))
-    )
+    body = task(client, submit(client, GEN, mm_body("wan2.6-image", "edit", "https://a/1.png", n=2, size="1K")))
     output = body["output"]
     assert output["finished"] is True
     assert "results" not in output
@@ -128,9 +126,7 @@ def test_cancel_only_while_pending(make_client: Callable[..., Client]) -> None:
         "Failed to cancel the task, please confirm if the task is in PENDING status.",
     )
     assert_error(client.post(f"/api/v1/tasks/{first}/cancel", headers=AUTH), 400, "UnsupportedOperation")
-    assert_error(
-        client.post(f"/api/v1/tasks/{uuid.uuid4()}/cancel", headers=AUTH), 400, "UnsupportedOperation"
-    )
+    assert_error(client.post(f"/api/v1/tasks/{uuid.uuid4()}/cancel", headers=AUTH), 400, "UnsupportedOperation")
 
 
 def test_tasks_expire_after_24_hours(client: Client) -> None:

@@ -35,9 +35,7 @@ def test_order_json_before_model(client: Client) -> None:
 
 
 def test_order_model_missing_then_unknown(client: Client) -> None:
-    assert_error(
-        client.post(MM, json={"input": {}}, headers=AUTH), 400, "InvalidParameter", "Model not specified."
-    )
+    assert_error(client.post(MM, json={"input": {}}, headers=AUTH), 400, "InvalidParameter", "Model not specified.")
     response = client.post(MM, json=mm_body("dall-e-3", "x", n=99), headers=AUTH)
     assert_error(response, 404, "ModelNotFound", "Model can not be found.")
 
@@ -45,12 +43,8 @@ def test_order_model_missing_then_unknown(client: Client) -> None:
 def test_order_endpoint_mismatch_before_async_header(client: Client) -> None:
     body = t2i_body("wan2.7-image", "cat", size="bad")
     assert_error(client.post(T2I, json=body, headers=AUTH), 400, "InvalidParameter")
-    assert_error(
-        client.post(T2I, json=t2i_body("qwen-image-max", "cat"), headers=ASYNC), 400, "InvalidParameter"
-    )
-    assert_error(
-        client.post(MM, json=mm_body("wanx2.1-t2i-turbo", "cat"), headers=AUTH), 400, "InvalidParameter"
-    )
+    assert_error(client.post(T2I, json=t2i_body("qwen-image-max", "cat"), headers=ASYNC), 400, "InvalidParameter")
+    assert_error(client.post(MM, json=mm_body("wanx2.1-t2i-turbo", "cat"), headers=AUTH), 400, "InvalidParameter")
     body = {"model": "wan2.5-t2i-preview", "input": {"prompt": "x", "images": ["https://a/b.png"]}}
     assert_error(client.post(I2I, json=body, headers=ASYNC), 400, "InvalidParameter")
 
@@ -71,9 +65,7 @@ def test_sync_only_model_with_async_header_is_403(client: Client) -> None:
 def test_order_entitlement_before_schema(client: Client) -> None:
     body = {
         "model": "qwen-image-max",
-        "input": {
-            "messages": [{"role": "user", "content": [{"text": "[emu:unpurchased]"}, {"text": "second"}]}]
-        },
+        "input": {"messages": [{"role": "user", "content": [{"text": "[emu:unpurchased]"}, {"text": "second"}]}]},
     }
     assert_error(client.post(MM, json=body, headers=AUTH), 403, "AccessDenied.Unpurchased")
 
@@ -84,9 +76,7 @@ def test_order_schema_before_parameters(client: Client) -> None:
         "input": {"messages": [{"role": "user", "content": [{"text": "a"}]}] * 2},
         "parameters": {"n": 5},
     }
-    assert_error(
-        client.post(MM, json=body, headers=AUTH), 400, "InvalidParameter", "messages length only support 1"
-    )
+    assert_error(client.post(MM, json=body, headers=AUTH), 400, "InvalidParameter", "messages length only support 1")
 
 
 def test_order_parameters_before_rate_limit(make_client: Any) -> None:
@@ -225,9 +215,7 @@ def test_wan27_sequential_allows_up_to_12(client: Client) -> None:
     assert len(ok.json()["output"]["choices"]) == 12
     bad = client.post(MM, json=mm_body("wan2.7-image", "set", n=13, enable_sequential=True), headers=AUTH)
     assert_error(bad, 400, "InvalidParameter")
-    assert_error(
-        client.post(MM, json=mm_body("wan2.7-image", "set", n=5), headers=AUTH), 400, "InvalidParameter"
-    )
+    assert_error(client.post(MM, json=mm_body("wan2.7-image", "set", n=5), headers=AUTH), 400, "InvalidParameter")
 
 
 def test_text2image_n_range(client: Client) -> None:
@@ -238,16 +226,11 @@ def test_seed_range(client: Client) -> None:
     for seed in (-1, 2147483648):
         response = client.post(MM, json=mm_body("qwen-image-max", "cat", seed=seed), headers=AUTH)
         assert_error(response, 400, "InvalidParameter")
-    assert (
-        client.post(MM, json=mm_body("qwen-image-max", "cat", seed=2147483647), headers=AUTH).status_code
-        == 200
-    )
+    assert client.post(MM, json=mm_body("qwen-image-max", "cat", seed=2147483647), headers=AUTH).status_code == 200
 
 
 def test_wanx_v1_style_and_ref(client: Client) -> None:
-    assert_error(
-        client.post(T2I, json=t2i_body("wanx-v1", "x", style="anime"), headers=ASYNC), 400, "InvalidParameter"
-    )
+    assert_error(client.post(T2I, json=t2i_body("wanx-v1", "x", style="anime"), headers=ASYNC), 400, "InvalidParameter")
     submit(client, T2I, t2i_body("wanx-v1", "x", style="<anime>", n=1))
     bad = client.post(T2I, json=t2i_body("wanx-v1", "x", ref_strength=1.5), headers=ASYNC)
     assert_error(bad, 400, "InvalidParameter")
@@ -303,9 +286,7 @@ def test_data_uri_images_are_checked(client: Client) -> None:
     assert_error(post("wan2.7-image", data_uri(512, 512, "GIF", mode="P")), 400, "InvalidParameter")
     assert post("qwen-image-edit-plus", data_uri(512, 512, "GIF", mode="P")).status_code == 200
     assert_error(post("wan2.7-image", "data:image/png;base64,!!!!"), 400, "InvalidParameter")
-    assert_error(
-        post("wan2.7-image", "data:image/png;base64,aGVsbG8="), 400, "InvalidParameter"
-    )  # not an image
+    assert_error(post("wan2.7-image", "data:image/png;base64,aGVsbG8="), 400, "InvalidParameter")  # not an image
     mislabeled = data_uri(512, 512, "JPEG").replace("image/jpeg", "image/png")
     assert post("wan2.7-image", mislabeled).status_code == 200  # format is read from magic bytes
 
@@ -359,9 +340,7 @@ def test_wan27_palette_and_bbox(client: Client) -> None:
         {"hex": "#000000", "ratio": "30.00%"},
         {"hex": "#FFFFFF", "ratio": "20.00%"},
     ]
-    assert client.post(
-        MM, json=mm_body("wan2.7-image", "p", n=1, color_palette=palette), headers=AUTH
-    ).is_success
+    assert client.post(MM, json=mm_body("wan2.7-image", "p", n=1, color_palette=palette), headers=AUTH).is_success
     short = mm_body("wan2.7-image", "p", n=1, color_palette=palette[:2])
     assert_error(client.post(MM, json=short, headers=AUTH), 400, "InvalidParameter")
     wrong_sum = [*palette[:2], {"hex": "#FFFFFF", "ratio": "10.00%"}]
@@ -375,9 +354,7 @@ def test_wan27_palette_and_bbox(client: Client) -> None:
     boxed = mm_body("wan2.7-image", "p", "https://a/1.png", n=1, bbox_list=[[], []])
     assert_error(client.post(MM, json=boxed, headers=AUTH), 400, "InvalidParameter")
     for mode in (True, "fast"):
-        assert client.post(
-            MM, json=mm_body("wan2.7-image", "p", n=1, thinking_mode=mode), headers=AUTH
-        ).is_success
+        assert client.post(MM, json=mm_body("wan2.7-image", "p", n=1, thinking_mode=mode), headers=AUTH).is_success
     assert_error(
         client.post(MM, json=mm_body("wan2.7-image", "p", n=1, thinking_mode="max"), headers=AUTH),
         400,
@@ -402,9 +379,7 @@ def test_regions_have_their_own_names(client: Client, intl: Client) -> None:
         "input": {"function": "expand", "prompt": "x", "base_image_url": "https://a"},
     }
     assert_error(intl.post(I2I, json=edit, headers=ASYNC), 404, "ModelNotFound")
-    assert_error(
-        client.post(T2I, json=t2i_body("wan2.1-t2i-turbo", "cat"), headers=ASYNC), 404, "ModelNotFound"
-    )
+    assert_error(client.post(T2I, json=t2i_body("wan2.1-t2i-turbo", "cat"), headers=ASYNC), 404, "ModelNotFound")
 
 
 def test_prompt_is_truncated_silently(client: Client) -> None:

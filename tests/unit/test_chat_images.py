@@ -18,8 +18,16 @@ from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
 from providers.base import ImageSpec, ModelInfo
 from providers.errors import ContentPolicyViolation, InvalidRequest
 
-WAN27 = ModelInfo("wan2.7-image", "wan2.7-image", 4, ("sync", "async"), "rule", images=(0, 9), auto_size="token",
-                  size_tokens=("1K", "2K"))
+WAN27 = ModelInfo(
+    "wan2.7-image",
+    "wan2.7-image",
+    4,
+    ("sync", "async"),
+    "rule",
+    images=(0, 9),
+    auto_size="token",
+    size_tokens=("1K", "2K"),
+)
 QWEN_EDIT = ModelInfo("qwen-image-edit-plus", "q", 6, ("sync",), "rule", images=(1, 3), auto_size="ratio")
 FIXED = ModelInfo("qwen-image-edit", "q", 1, ("sync",), "rule", images=(1, 3), auto_size="omit")
 
@@ -61,11 +69,21 @@ def test_n_bounds() -> None:
 
 
 def test_the_last_user_message_is_the_prompt_and_its_images_the_references() -> None:
-    messages = [InMessage("user", "old"), InMessage("assistant", "ok"), InMessage("user", [
-        {"type": "text", "text": "a"}, {"type": "image_url", "image_url": "https://x/1.png"},
-        {"type": "input_audio", "input_audio": {}}, {"type": "text", "text": "b"},
-        {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
-    ]), InMessage("system", "s")]
+    messages = [
+        InMessage("user", "old"),
+        InMessage("assistant", "ok"),
+        InMessage(
+            "user",
+            [
+                {"type": "text", "text": "a"},
+                {"type": "image_url", "image_url": "https://x/1.png"},
+                {"type": "input_audio", "input_audio": {}},
+                {"type": "text", "text": "b"},
+                {"type": "image_url", "image_url": {"url": "data:image/png;base64,AA"}},
+            ],
+        ),
+        InMessage("system", "s"),
+    ]
     prompt, refs = _content(_last_user(messages).content)
     assert prompt == "a\nb"
     assert [r.uri for r in refs] == ["https://x/1.png", "data:image/png;base64,AA"]
@@ -108,8 +126,10 @@ def test_stream_keepalives_then_images_then_done() -> None:
     payloads = _payloads(chunks)
     assert [p["choices"][0]["delta"].get("role") for p in payloads[:2]] == ["assistant", "assistant"]
     images = [p for p in payloads if p["choices"] and "images" in p["choices"][0]["delta"]]
-    assert [p["choices"][0]["delta"]["content"] for p in images] == ["![image 1](https://x/1.png)",
-                                                                      "![image 2](https://x/2.png)"]
+    assert [p["choices"][0]["delta"]["content"] for p in images] == [
+        "![image 1](https://x/1.png)",
+        "![image 2](https://x/2.png)",
+    ]
     finishes = [p["choices"][0]["index"] for p in payloads if p["choices"] and p["choices"][0]["finish_reason"]]
     assert finishes == [0, 1]
     assert payloads[-1]["choices"] == [] and payloads[-1]["usage"]["total_tokens"] == 3
@@ -122,8 +142,11 @@ def test_stream_error_after_the_start_is_an_error_event_and_the_end() -> None:
     chunks = asyncio.run(_collect(image_chat_events(failing, Reply("id", 1, "m"), _job(), keepalive=0.1)))
     assert b"[DONE]" not in chunks[-1]
     error = msgspec.json.decode(chunks[-1][6:])["error"]
-    assert (error["code"], error["message"], error["type"]) == ("content_policy_violation", "nope",
-                                                               "invalid_request_error")
+    assert (error["code"], error["message"], error["type"]) == (
+        "content_policy_violation",
+        "nope",
+        "invalid_request_error",
+    )
 
 
 def test_a_client_leaving_cancels_the_image_work() -> None:

@@ -36,8 +36,13 @@ def test_sync_wan_shape() -> None:
                     ],
                     "finished": True,
                 },
-                "usage": {"image_count": 2, "size": "2985*1405", "input_tokens": 10, "output_tokens": 2,
-                          "total_tokens": 12},
+                "usage": {
+                    "image_count": 2,
+                    "size": "2985*1405",
+                    "input_tokens": 10,
+                    "output_tokens": 2,
+                    "total_tokens": 12,
+                },
                 "request_id": "r1",
             }
         )
@@ -52,8 +57,10 @@ def test_sync_qwen_shape_one_choice_many_images() -> None:
     batch = parse_result(
         resp(
             {
-                "output": {"choices": [{"message": {"content": [{"image": "u1"}, {"image": "u2"}]}}],
-                           "task_metric": {"TOTAL": 2, "SUCCEEDED": 2, "FAILED": 0}},
+                "output": {
+                    "choices": [{"message": {"content": [{"image": "u1"}, {"image": "u2"}]}}],
+                    "task_metric": {"TOTAL": 2, "SUCCEEDED": 2, "FAILED": 0},
+                },
                 "usage": {"width": 1664, "height": 928, "image_count": 2},
                 "request_id": "r",
             }
@@ -107,10 +114,18 @@ def test_choices_form_task() -> None:
     batch = parse_poll(
         resp(
             {
-                "output": {"task_status": "SUCCEEDED", "finished": True,
-                           "choices": [{"message": {"content": [{"image": "u", "type": "image"}]}}]},
-                "usage": {"size": "1280*1280", "image_count": 1, "input_tokens": 0, "output_tokens": 0,
-                          "total_tokens": 0},
+                "output": {
+                    "task_status": "SUCCEEDED",
+                    "finished": True,
+                    "choices": [{"message": {"content": [{"image": "u", "type": "image"}]}}],
+                },
+                "usage": {
+                    "size": "1280*1280",
+                    "image_count": 1,
+                    "input_tokens": 0,
+                    "output_tokens": 0,
+                    "total_tokens": 0,
+                },
             }
         )
     )

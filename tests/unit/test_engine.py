@@ -30,9 +30,7 @@ def anyio_backend() -> str:
 
 
 def engine_with(handler: Callable[[httpx.Request], httpx.Response], settings: UpstreamSettings = FAST) -> Engine:
-    upstream = Upstream(
-        max_connections=10, connect_timeout=1, read_timeout=5, transport=httpx.MockTransport(handler)
-    )
+    upstream = Upstream(max_connections=10, connect_timeout=1, read_timeout=5, transport=httpx.MockTransport(handler))
     return Engine(upstream, settings)
 
 

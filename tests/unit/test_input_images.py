@@ -42,8 +42,10 @@ def png_header_only(width: int, height: int) -> bytes:
     return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", ihdr) + _chunk(b"IDAT", zlib.compress(b"\x00" * 16))
 
 
-@pytest.mark.parametrize(("fmt", "expected"), [("PNG", "PNG"), ("JPEG", "JPEG"), ("WEBP", "WEBP"), ("BMP", "BMP"),
-                                               ("GIF", None), ("TIFF", None)])
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [("PNG", "PNG"), ("JPEG", "JPEG"), ("WEBP", "WEBP"), ("BMP", "BMP"), ("GIF", None), ("TIFF", None)],
+)
 def test_sniff_format_by_magic_bytes(fmt: str, expected: str | None) -> None:
     assert sniff_format(make(300, 300, fmt)) == expected
 
@@ -104,8 +106,18 @@ def test_the_byte_limit_is_checked_first() -> None:
 
 
 def test_limits_of_a_model() -> None:
-    info = ModelInfo("m", "m", 4, ("sync",), "", images=(0, 9), image_max_bytes=20 * MB, image_side=(384, 5000),
-                     image_ratio=(0.25, 4.0), image_alpha=False)
+    info = ModelInfo(
+        "m",
+        "m",
+        4,
+        ("sync",),
+        "",
+        images=(0, 9),
+        image_max_bytes=20 * MB,
+        image_side=(384, 5000),
+        image_ratio=(0.25, 4.0),
+        image_alpha=False,
+    )
     assert ImageLimits.of(info) == ImageLimits(20 * MB, 384, 5000, 0.25, 4.0, False)
 
 

@@ -29,8 +29,9 @@ BASE = "https://api.example.com/v1"
 
 
 def adapter(image_api: str = "images") -> OpenAICompatAdapter:
-    return OpenAICompatAdapter(base_url=BASE + "/", image_models=("img",), chat_models=("txt", "img"),
-                               image_api=image_api)  # type: ignore[arg-type]
+    return OpenAICompatAdapter(
+        base_url=BASE + "/", image_models=("img",), chat_models=("txt", "img"), image_api=image_api
+    )  # type: ignore[arg-type]
 
 
 def answer(body: Any, status: int = 200, **headers: str) -> HttpResponse:
@@ -44,8 +45,15 @@ def sent(call_body: bytes | None) -> dict[str, Any]:
 
 @pytest.mark.parametrize(
     ("raw", "expected"),
-    [(None, None), ("auto", None), ("", None), ("1024x1024", "1024x1024"), ("1792*1024", "1792x1024"),
-     (" 512 X 512 ", "512x512"), ("2k", "2K")],
+    [
+        (None, None),
+        ("auto", None),
+        ("", None),
+        ("1024x1024", "1024x1024"),
+        ("1792*1024", "1792x1024"),
+        (" 512 X 512 ", "512x512"),
+        ("2k", "2K"),
+    ],
 )
 def test_size_is_sent_as_openai_spells_it(raw: str | None, expected: str | None) -> None:
     assert size_param(raw) == expected
@@ -66,21 +74,30 @@ def test_models_and_kinds() -> None:
     assert image is not None and image.edits and image.images == (0, 16) and image.auto_size == "omit"
     assert compat.resolve("nope") is None
     assert isinstance(compat, ChatProxy)
-    assert isinstance(build_adapter("openai-compatible", base_url=BASE, region="cn", image_models=("a",)),
-                      OpenAICompatAdapter)
+    assert isinstance(
+        build_adapter("openai-compatible", base_url=BASE, region="cn", image_models=("a",)), OpenAICompatAdapter
+    )
 
 
 def test_images_style_generation_and_edit() -> None:
     spec = ImageSpec(prompt="p", n=2, size="1024*1024", quality="hd", extras={"seed": 3})
     (call,) = adapter().generation_calls("img", spec)
     assert call.request.url == f"{BASE}/images/generations" and call.n == 2
-    assert sent(call.request.body) == {"model": "img", "prompt": "p", "seed": 3, "n": 2, "size": "1024x1024",
-                                       "quality": "hd"}
+    assert sent(call.request.body) == {
+        "model": "img",
+        "prompt": "p",
+        "seed": 3,
+        "n": 2,
+        "size": "1024x1024",
+        "quality": "hd",
+    }
     edit = ImageSpec(prompt="p", images=("https://x/a.png", "data:image/png;base64,AAAA"))
     (call,) = adapter().generation_calls("img", edit)
     assert call.request.url == f"{BASE}/images/edits"
-    assert sent(call.request.body)["images"] == [{"image_url": "https://x/a.png"},
-                                                 {"image_url": "data:image/png;base64,AAAA"}]
+    assert sent(call.request.body)["images"] == [
+        {"image_url": "https://x/a.png"},
+        {"image_url": "data:image/png;base64,AAAA"},
+    ]
 
 
 def test_chat_style_generation() -> None:
@@ -89,8 +106,12 @@ def test_chat_style_generation() -> None:
     body = sent(call.request.body)
     assert call.request.url == f"{BASE}/chat/completions"
     assert body["size"] == "1792x1024" and body["stream"] is False and body["modalities"] == ["image", "text"]
-    assert body["messages"] == [{"role": "user", "content": [
-        {"type": "text", "text": "p"}, {"type": "image_url", "image_url": {"url": "https://x/a.png"}}]}]
+    assert body["messages"] == [
+        {
+            "role": "user",
+            "content": [{"type": "text", "text": "p"}, {"type": "image_url", "image_url": {"url": "https://x/a.png"}}],
+        }
+    ]
 
 
 def test_a_chat_model_makes_no_images() -> None:
@@ -105,8 +126,12 @@ def test_proxy_request_renames_only_the_model() -> None:
     body = b'{"model":"peer/txt","messages":[{"role":"user","content":"hi"}],"stream":true,"x":1}'
     request = adapter().chat_request("txt", body, stream=True)
     assert request.url == f"{BASE}/chat/completions" and request.headers["Accept"] == "text/event-stream"
-    assert sent(request.body) == {"model": "txt", "messages": [{"role": "user", "content": "hi"}], "stream": True,
-                                  "x": 1}
+    assert sent(request.body) == {
+        "model": "txt",
+        "messages": [{"role": "user", "content": "hi"}],
+        "stream": True,
+        "x": 1,
+    }
     same = b'{"model":"txt","messages":[]}'
     assert adapter().chat_request("txt", same, stream=False).body == same
     with pytest.raises(InvalidRequest):
@@ -116,12 +141,29 @@ def test_proxy_request_renames_only_the_model() -> None:
 URL = "https://cdn.example.com/a.png"
 SHAPES = [
     {"created": 1, "data": [{"url": URL, "revised_prompt": "rp"}], "size": "1024x768"},
-    {"output": {"choices": [{"message": {"content": [{"type": "image", "image": URL}]}}]},
-     "usage": {"size": "1024*768", "input_tokens": 3, "output_tokens": 2, "total_tokens": 5}},
-    {"success": True, "data": {"request_id": "r", "output": {"choices": [{"message": {"content": [{"image": URL}]}}]},
-                               "usage": {"width": 1024, "height": 768}}},
-    {"choices": [{"message": {"role": "assistant", "content": f"![image 1]({URL})",
-                              "images": [{"type": "image_url", "image_url": {"url": URL}}]}}]},
+    {
+        "output": {"choices": [{"message": {"content": [{"type": "image", "image": URL}]}}]},
+        "usage": {"size": "1024*768", "input_tokens": 3, "output_tokens": 2, "total_tokens": 5},
+    },
+    {
+        "success": True,
+        "data": {
+            "request_id": "r",
+            "output": {"choices": [{"message": {"content": [{"image": URL}]}}]},
+            "usage": {"width": 1024, "height": 768},
+        },
+    },
+    {
+        "choices": [
+            {
+                "message": {
+                    "role": "assistant",
+                    "content": f"![image 1]({URL})",
+                    "images": [{"type": "image_url", "image_url": {"url": URL}}],
+                }
+            }
+        ]
+    },
     {"choices": [{"message": {"content": f'Here it is:\n\n![a cat]( <{URL}> "title")'}}]},
     {"choices": [{"message": {"content": [{"type": "image_url", "image_url": URL}]}}]},
     {"output": {"results": [{"url": URL, "actual_prompt": "rp"}]}},
@@ -158,14 +200,23 @@ def _err(status: int, body: Any, **headers: str) -> ApiError:
 
 
 def test_error_mapping() -> None:
-    openai_error = {"error": {"message": "bad size", "type": "invalid_request_error", "param": "size",
-                              "code": "invalid_size"}}
+    openai_error = {
+        "error": {"message": "bad size", "type": "invalid_request_error", "param": "size", "code": "invalid_size"}
+    }
     bad = _err(400, openai_error)
     assert isinstance(bad, UpstreamInvalidParameter) and (bad.param, bad.code) == ("size", "invalid_size")
     auth = _err(401, {"error": {"message": "Incorrect API key provided: sk-abc***xyz", "code": "invalid_api_key"}})
     assert isinstance(auth, UpstreamAuthError) and "sk-abc" not in auth.message
-    unsupported = _err(404, {"error": {"message": "Unsupported model `wan2.7-image` for OpenAI compatibility mode",
-                                       "code": "model_not_supported"}, "request_id": "r1"})
+    unsupported = _err(
+        404,
+        {
+            "error": {
+                "message": "Unsupported model `wan2.7-image` for OpenAI compatibility mode",
+                "code": "model_not_supported",
+            },
+            "request_id": "r1",
+        },
+    )
     assert isinstance(unsupported, ModelNotFound) and unsupported.code == "model_not_supported"
     assert "kind 'dashscope'" in unsupported.message and "r1" in unsupported.message
     no_route = _err(404, b"Not Found")
@@ -174,8 +225,9 @@ def test_error_mapping() -> None:
     assert isinstance(limited, RateLimited) and limited.retry_after == 7
     assert isinstance(_err(429, {"error": {"message": "x", "code": "insufficient_quota"}}), InsufficientQuota)
     assert isinstance(_err(403, {"error": {"message": "no"}}), PermissionDenied)
-    assert isinstance(_err(400, {"error": {"message": "x", "code": "content_policy_violation"}}),
-                      ContentPolicyViolation)
+    assert isinstance(
+        _err(400, {"error": {"message": "x", "code": "content_policy_violation"}}), ContentPolicyViolation
+    )
     native = _err(400, {"code": "InvalidParameter", "message": "n too big", "request_id": "r2"})
     assert isinstance(native, UpstreamInvalidParameter) and "n too big" in native.message
     assert _err(500, {"error": {"message": "x"}}).retryable
@@ -185,9 +237,16 @@ def test_error_mapping() -> None:
 
 @pytest.mark.parametrize(
     ("url", "allowed"),
-    [("https://cdn.example.com/a.png", True), ("http://api.example.com:9000/a.png", True),
-     ("http://cdn.example.com/a.png", False), ("https://127.0.0.1/a.png", False), ("https://10.1.2.3/a", False),
-     ("https://localhost/a", False), ("file:///etc/passwd", False), ("data:image/png;base64,AA", False)],
+    [
+        ("https://cdn.example.com/a.png", True),
+        ("http://api.example.com:9000/a.png", True),
+        ("http://cdn.example.com/a.png", False),
+        ("https://127.0.0.1/a.png", False),
+        ("https://10.1.2.3/a", False),
+        ("https://localhost/a", False),
+        ("file:///etc/passwd", False),
+        ("data:image/png;base64,AA", False),
+    ],
 )
 def test_download_allowed(url: str, allowed: bool) -> None:
     assert adapter().download_allowed(url) is allowed

@@ -54,9 +54,7 @@ class CompatError(Exception):
                 "https://help.aliyun.com/zh/model-studio/error-code#apikey-error",
             )
         kind = "invalid_request_error" if err.status < 500 else "internal_error"
-        return cls(
-            err.status if err.status >= 400 else 500, _CODES.get(err.code, err.code), err.message, kind
-        )
+        return cls(err.status if err.status >= 400 else 500, _CODES.get(err.code, err.code), err.message, kind)
 
 
 class ErrorDetail(msgspec.Struct):
@@ -161,9 +159,7 @@ async def chat_completions(request: AnyRequest) -> Response[Any]:
     if not isinstance(model, str) or not model:
         raise CompatError(400, "invalid_parameter_error", "model is required.")
     if model in REGION_MODELS[emu.config.region]:
-        raise CompatError(
-            404, "model_not_supported", f"Unsupported model `{model}` for OpenAI compatibility mode"
-        )
+        raise CompatError(404, "model_not_supported", f"Unsupported model `{model}` for OpenAI compatibility mode")
     if model not in TEXT_MODELS:
         raise CompatError(
             404, "model_not_found", f"The model `{model}` does not exist or you do not have access to it."
@@ -198,9 +194,7 @@ async def chat_completions(request: AnyRequest) -> Response[Any]:
     )
 
 
-async def _chunks(
-    chat_id: str, created: int, model: str, text: str, usage: ChatUsage | None
-) -> AsyncIterator[bytes]:
+async def _chunks(chat_id: str, created: int, model: str, text: str, usage: ChatUsage | None) -> AsyncIterator[bytes]:
     def chunk(delta: Delta, finish: str | None = None) -> bytes:
         body = ChatChunk(chat_id, _CHUNK, created, model, [ChunkChoice(0, delta, finish)])
         return b"data: " + msgspec.json.encode(body) + b"\n\n"
@@ -210,11 +204,7 @@ async def _chunks(
         yield chunk(Delta(content=piece))
     yield chunk(Delta(), "stop")
     if usage is not None:
-        yield (
-            b"data: "
-            + msgspec.json.encode(ChatChunk(chat_id, _CHUNK, created, model, [], usage=usage))
-            + b"\n\n"
-        )
+        yield (b"data: " + msgspec.json.encode(ChatChunk(chat_id, _CHUNK, created, model, [], usage=usage)) + b"\n\n")
     yield b"data: [DONE]\n\n"
 
 
@@ -243,9 +233,7 @@ async def images_generations(request: AnyRequest) -> Response[bytes]:
     except EmuError as err:
         raise CompatError.from_native(err) from None
     links = emu.links(request, request_id_of(request.scope), emu.clock.now(), job)
-    return _ok(
-        {"created": int(emu.clock.now()), "data": [{"url": links.url(i, s)} for i, s in successes(slots)]}
-    )
+    return _ok({"created": int(emu.clock.now()), "data": [{"url": links.url(i, s)} for i, s in successes(slots)]})
 
 
 ROUTES = [list_models, chat_completions, images_generations]

@@ -14,9 +14,7 @@ from .state import emulator
 
 
 @get("/results/{owner:str}/{name:str}")
-async def download(
-    owner: FromPath[str], name: FromPath[str], request: Request[Any, Any, Any]
-) -> Response[bytes]:
+async def download(owner: FromPath[str], name: FromPath[str], request: Request[Any, Any, Any]) -> Response[bytes]:
     emu = emulator(request)
     outcome = emu.signer.check(request.url.path, name, dict(request.query_params), emu.clock.now())
     if isinstance(outcome, Denied):

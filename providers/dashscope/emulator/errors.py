@@ -15,8 +15,7 @@ class EmuError(Exception):
 
 MSG_INTERNAL = "An internal error has occured, please try again later or contact service support."
 MSG_TIMEOUT = (
-    "An internal timeout error has occured during execution, "
-    "please try again later or contact service support."
+    "An internal timeout error has occured during execution, please try again later or contact service support."
 )
 MSG_ALGO = "An error occurred in model serving, error message is: [emulated model failure]"
 MSG_INSPECTION_IN = "Input data may contain inappropriate content."

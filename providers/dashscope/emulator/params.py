@@ -79,9 +79,7 @@ def check(
     wide_2k: bool,
 ) -> Spec:
     images = tuple(
-        check_image(
-            ref, image_rule or ImageRule(0, 0), oss_resolve=call.oss_resolve, label=f"Input image {i + 1}"
-        )
+        check_image(ref, image_rule or ImageRule(0, 0), oss_resolve=call.oss_resolve, label=f"Input image {i + 1}")
         for i, ref in enumerate(refs)
     )
     sequential = rule.kind is Kind.WAN27 and bool(par.enable_sequential)
@@ -175,9 +173,7 @@ def _palette(palette: list[PaletteEntry]) -> None:
         if isinstance(entry.ratio, str):
             match = _PERCENT.fullmatch(entry.ratio.strip())
             if match is None:
-                raise invalid(
-                    f"The color_palette ratio {entry.ratio!r} is not a percentage such as '12.50%'."
-                )
+                raise invalid(f"The color_palette ratio {entry.ratio!r} is not a percentage such as '12.50%'.")
             total += float(match.group(1))
         else:
             total += entry.ratio * 100 if entry.ratio <= 1 else entry.ratio
@@ -187,9 +183,7 @@ def _palette(palette: list[PaletteEntry]) -> None:
 
 def _bbox_list(bbox_list: list[list[list[float]]], image_count: int) -> None:
     if len(bbox_list) != image_count:
-        raise invalid(
-            f"The bbox_list must hold one entry per input image ({image_count}), got {len(bbox_list)}."
-        )
+        raise invalid(f"The bbox_list must hold one entry per input image ({image_count}), got {len(bbox_list)}.")
     for boxes in bbox_list:
         if len(boxes) > 2:
             raise invalid("Each bbox_list entry holds at most 2 boxes.")

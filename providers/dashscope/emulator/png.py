@@ -48,9 +48,4 @@ def render_png(width: int, height: int, colour: int) -> bytes:
     """A ``width`` by ``height`` PNG filled with ``colour`` (0xRRGGBB)."""
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     rgb = colour.to_bytes(3, "big")
-    return (
-        _SIGNATURE
-        + _chunk(b"IHDR", header)
-        + _chunk(b"IDAT", _idat(width, height, rgb))
-        + _chunk(b"IEND", b"")
-    )
+    return _SIGNATURE + _chunk(b"IHDR", header) + _chunk(b"IDAT", _idat(width, height, rgb)) + _chunk(b"IEND", b"")

@@ -94,9 +94,7 @@ def sync_output(job: Job, slots: tuple[Slot, ...], links: Links, *, finished: bo
 def _results(task: Task, links: Links) -> list[ResultItem]:
     job = task.job
     orig = job.prompt_used if job.rule.orig_prompt else None
-    actual = (
-        f"{job.prompt_used}, highly detailed, soft natural light, sharp focus." if job.prompt_extend else None
-    )
+    actual = f"{job.prompt_used}, highly detailed, soft natural light, sharp focus." if job.prompt_extend else None
     items: list[ResultItem] = []
     for i, slot in enumerate(task.slots):
         if isinstance(slot, ImageSpec):

@@ -47,16 +47,12 @@ class Signer:
     def url(self, base: str, owner: str, index: int, spec: ImageSpec, expires: int) -> str:
         path = f"/results/{owner}/{index}_{spec.width}x{spec.height}_{spec.colour:06x}{spec.mode}.png"
         signature = quote(self._sign(expires, path), safe="")
-        return (
-            f"{base.rstrip('/')}{path}?Expires={expires}&OSSAccessKeyId={ACCESS_KEY_ID}&Signature={signature}"
-        )
+        return f"{base.rstrip('/')}{path}?Expires={expires}&OSSAccessKeyId={ACCESS_KEY_ID}&Signature={signature}"
 
     def check(self, path: str, name: str, query: dict[str, str], now: float) -> ImageSpec | Denied:
         expires_text, signature = query.get("Expires", ""), query.get("Signature", "")
         if not expires_text or not signature or "OSSAccessKeyId" not in query:
-            return Denied(
-                403, "AccessDenied", "You have no right to access this object because of bucket acl."
-            )
+            return Denied(403, "AccessDenied", "You have no right to access this object because of bucket acl.")
         good = expires_text.isdigit() and hmac.compare_digest(self._sign(int(expires_text), path), signature)
         match = _NAME.fullmatch(name)
         if not good or match is None:
@@ -68,9 +64,7 @@ class Signer:
             )
         if int(expires_text) < now:
             return Denied(403, "AccessDenied", "Request has expired.")
-        spec = ImageSpec(
-            int(match.group(2)), int(match.group(3)), int(match.group(4), 16), match.group(5) or ""
-        )
+        spec = ImageSpec(int(match.group(2)), int(match.group(3)), int(match.group(4), 16), match.group(5) or "")
         if spec.mode == "_broken":
             return Denied(404, "NoSuchKey", "The specified key does not exist.")
         return spec

@@ -79,14 +79,10 @@ def _check_box(rule: SizeRule, width: int, height: int, model: str, text_only: b
     if rule.smax is not None and max(width, height) > rule.smax:
         raise invalid(f"The size {width}*{height} is invalid for {model}: each side must be <= {rule.smax}")
     if rule.amin is not None and area < rule.amin:
-        raise invalid(
-            f"The size {width}*{height} is invalid for {model}: total pixels must be >= {rule.amin}"
-        )
+        raise invalid(f"The size {width}*{height} is invalid for {model}: total pixels must be >= {rule.amin}")
     if amax is not None and area > amax:
         raise invalid(f"The size {width}*{height} is invalid for {model}: total pixels must be <= {amax}")
-    if (rule.rmin is not None and ratio < rule.rmin - 1e-9) or (
-        rule.rmax is not None and ratio > rule.rmax + 1e-9
-    ):
+    if (rule.rmin is not None and ratio < rule.rmin - 1e-9) or (rule.rmax is not None and ratio > rule.rmax + 1e-9):
         raise invalid(
             f"The size {width}*{height} is invalid for {model}: aspect ratio must be within "
             f"[{rule.rmin:g}, {rule.rmax:g}]"

@@ -44,7 +44,5 @@ def result_frames(job: Job, slots: tuple[Slot, ...], links: Links, request_id: s
         output = SyncOutput(
             choices=[Choice("stop" if last else "null", MessageOut("assistant", [piece]))], finished=last
         )
-        frames.append(
-            frame(index, "result", 200, _encode(SyncResponse(output, sync_usage(job, images), request_id)))
-        )
+        frames.append(frame(index, "result", 200, _encode(SyncResponse(output, sync_usage(job, images), request_id))))
     return frames

@@ -139,9 +139,7 @@ class Emulator:
             run=run,
             fate=fate,
             slots=plan_slots(job),
-            concurrency=job.rule.rate_for(self.config.region).concurrency
-            if self.config.enforce_limits
-            else None,
+            concurrency=job.rule.rate_for(self.config.region).concurrency if self.config.enforce_limits else None,
         )
         self.tasks.add(task, now)
         self.stats.tasks_created += 1

@@ -152,9 +152,7 @@ def _loose_prompt(data: dict[str, Any]) -> str:
 def _convert(data: dict[str, Any]) -> tuple[Input, Parameters]:
     if "input" not in data or data["input"] is None:
         raise invalid("Required parameter input is missing.")
-    return _typed(data["input"], Input, "input"), _typed(
-        data.get("parameters") or {}, Parameters, "parameters"
-    )
+    return _typed(data["input"], Input, "input"), _typed(data.get("parameters") or {}, Parameters, "parameters")
 
 
 def _typed(value: Any, kind: type[_S], section: str) -> _S:
@@ -222,6 +220,4 @@ def _check_count(images: ImageRule | None, model: str, count: int) -> None:
             raise invalid(f"Model {model} accepts text input only; input images are not supported.")
         return
     if not images.min_count <= count <= images.max_count:
-        raise invalid(
-            f"Model {model} accepts {images.min_count} to {images.max_count} input images, got {count}."
-        )
+        raise invalid(f"Model {model} accepts {images.min_count} to {images.max_count} input images, got {count}.")
