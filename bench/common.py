@@ -12,7 +12,20 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-__all__ = ["Round", "Side", "peak_rss_mib", "run_round"]
+from tests.servers import Server, start_emulator
+
+__all__ = [
+    "SYNC_CONFIG",
+    "SYNC_MODEL",
+    "Nginx",
+    "Round",
+    "Side",
+    "in_flight",
+    "peak_rss_mib",
+    "run_round",
+    "slow_upstream",
+    "sync_sides",
+]
 
 
 @dataclass
@@ -144,3 +157,62 @@ http {{
     def stop(self) -> None:
         self.process.terminate()
         self.process.wait()
+
+
+SYNC_MODEL = "qwen-image-2.0"
+DIRECT_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+SYNC_CONFIG = """
+default_provider: dashscope
+providers:
+  dashscope:
+    kind: dashscope
+    region: cn
+    base_url: "${DASHSCOPE_BASE_URL}"
+    api_key: "${DASHSCOPE_API_KEY}"
+    pacing: {documented_limits: false}   # measure the gateway, not DashScope's quotas
+"""
+
+
+def sync_sides(emulator: Server | Nginx, gateway: Server, key: str) -> tuple[Side, Side]:
+    direct = Side(
+        "direct",
+        emulator.url + DIRECT_PATH,
+        {
+            "model": SYNC_MODEL,
+            "input": {"messages": [{"role": "user", "content": [{"text": "a fox"}]}]},
+            "parameters": {"n": 1, "size": "1024*1024"},
+        },
+        {"Authorization": f"Bearer {key}"},
+    )
+    via = Side(
+        "gateway",
+        gateway.url + "/v1/images/generations",
+        {"model": SYNC_MODEL, "prompt": "a fox", "size": "1024x1024"},
+        {"Authorization": "Bearer bench"},
+        vary="prompt",  # identical requests in flight would share one upstream call
+    )
+    return direct, via
+
+
+async def in_flight(direct: Side, via: Side, gateway: Server, requests: int) -> None:
+    """``requests`` at once against the slow upstream, direct and then through the gateway."""
+    results = {}
+    for side in (direct, via):
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=600)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            results[side.name] = await run_round(session, side, requests, requests)
+    d, g = results["direct"], results["gateway"]
+    print(
+        f"{requests} in flight, 2 s upstream: direct {d.seconds:.2f} s ({d.failures} failed) | "
+        f"gateway {g.seconds:.2f} s ({g.failures} failed), ratio {g.seconds / d.seconds:.2f} | "
+        f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
+        f"gateway peak RSS {peak_rss_mib(gateway.process.pid):.0f} MiB"
+    )
+
+
+def slow_upstream(choice: str, key: str, latency: float = 2.0) -> Nginx | Server:
+    """The 2 s sync upstream of the in-flight cases: nginx+echo when installed (or asked for), else the emulator."""
+    if choice == "nginx" or (choice == "auto" and Nginx.available()):
+        return Nginx(latency)
+    return start_emulator("cn", key, latency=latency, pending=0.0)

@@ -10,6 +10,10 @@ Task polls are held to DashScope's 20 queries per second per key (--poll-qps), s
 at large N the polls themselves become the bottleneck: that is the real limit of
 one DashScope key, and the numbers show it. Run ``--poll-qps 2000`` to see the
 gateway's own capacity. Run: ``.venv/bin/python bench/concurrency.py``.
+
+Then ``--in-flight`` (default 10,000) sync requests at once against a 2 s upstream
+(nginx+echo when installed, else the emulator), direct and through the gateway:
+successes, time and the gateway's peak RSS. ``--in-flight 0`` skips it.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import statistics
 
 import aiohttp
 import httpx
-from common import Side, peak_rss_mib, run_round
+from common import SYNC_CONFIG, Side, in_flight, peak_rss_mib, run_round, slow_upstream, sync_sides
 
 from tests.servers import Server, new_key, start_emulator, start_gateway
 
@@ -74,8 +78,24 @@ def main() -> None:
     parser.add_argument("--levels", default="100,500,1000,2000", help="concurrent requests per level")
     parser.add_argument("--latency", type=float, default=5.0, help="emulator task latency, seconds")
     parser.add_argument("--poll-qps", type=float, default=20.0, help="task polls per second per key")
+    parser.add_argument("--in-flight", type=int, default=10_000, help="sync requests at once against a 2 s upstream")
+    parser.add_argument("--upstream", choices=["auto", "nginx", "emulator"], default="auto")
     args = parser.parse_args()
     key = new_key()
+    if args.levels:
+        async_levels(args, key)
+    if args.in_flight:
+        upstream = slow_upstream(args.upstream, key)
+        gateway = start_gateway({"DASHSCOPE_BASE_URL": upstream.url, "DASHSCOPE_API_KEY": key}, SYNC_CONFIG)
+        try:
+            print(f"{args.in_flight} in flight, sync qwen-image-2.0, {type(upstream).__name__} upstream, 2 s latency")
+            asyncio.run(in_flight(*sync_sides(upstream, gateway, key), gateway, args.in_flight))
+        finally:
+            gateway.stop()
+            upstream.stop()
+
+
+def async_levels(args: argparse.Namespace, key: str) -> None:
     emulator = start_emulator("cn", key, latency=args.latency, pending=0.0)
     gateway = start_gateway(
         {"DASHSCOPE_BASE_URL": emulator.url, "DASHSCOPE_API_KEY": key}, CONFIG % {"poll_qps": args.poll_qps}

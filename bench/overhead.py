@@ -20,43 +20,11 @@ import asyncio
 import statistics
 
 import aiohttp
-from common import Nginx, Round, Side, peak_rss_mib, run_round
+from common import SYNC_CONFIG, SYNC_MODEL, Nginx, Round, Side, in_flight, run_round, slow_upstream, sync_sides
 
 from tests.servers import Server, new_key, start_emulator, start_gateway
 
-MODEL = "qwen-image-2.0"
-DIRECT_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
-CONFIG = """
-default_provider: dashscope
-providers:
-  dashscope:
-    kind: dashscope
-    region: cn
-    base_url: "${DASHSCOPE_BASE_URL}"
-    api_key: "${DASHSCOPE_API_KEY}"
-    pacing: {documented_limits: false}   # measure the gateway, not DashScope's quotas
-"""
-
-
-def sides(emulator: Server | Nginx, gateway: Server, key: str) -> tuple[Side, Side]:
-    direct = Side(
-        "direct",
-        emulator.url + DIRECT_PATH,
-        {
-            "model": MODEL,
-            "input": {"messages": [{"role": "user", "content": [{"text": "a fox"}]}]},
-            "parameters": {"n": 1, "size": "1024*1024"},
-        },
-        {"Authorization": f"Bearer {key}"},
-    )
-    via = Side(
-        "gateway",
-        gateway.url + "/v1/images/generations",
-        {"model": MODEL, "prompt": "a fox", "size": "1024x1024"},
-        {"Authorization": "Bearer bench"},
-        vary="prompt",  # identical requests in flight would share one upstream call
-    )
-    return direct, via
+MODEL = SYNC_MODEL
 
 
 async def throughput(direct: Side, via: Side, concurrency: int, total: int, rounds: int) -> None:
@@ -77,22 +45,6 @@ async def throughput(direct: Side, via: Side, concurrency: int, total: int, roun
         f"concurrency {concurrency:>3}: req/s direct {rps_d:8.0f}  gateway {rps_g:8.0f}  ratio {rps_g / rps_d:5.2f} | "
         f"p50 {p50_d:6.2f} -> {p50_g:6.2f} ms (+{p50_g - p50_d:.2f}, x{p50_g / p50_d:.2f}) | "
         f"p99 {p99_d:6.2f} -> {p99_g:6.2f} ms (+{p99_g - p99_d:.2f}, x{p99_g / p99_d:.2f}) | failures {fails}"
-    )
-
-
-async def in_flight(direct: Side, via: Side, gateway: Server, requests: int) -> None:
-    results = {}
-    for side in (direct, via):
-        connector = aiohttp.TCPConnector(limit=0)
-        timeout = aiohttp.ClientTimeout(total=120)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            results[side.name] = await run_round(session, side, requests, requests)
-    d, g = results["direct"], results["gateway"]
-    print(
-        f"{requests} in flight, 2 s upstream: direct {d.seconds:.2f} s ({d.failures} failed) | "
-        f"gateway {g.seconds:.2f} s ({g.failures} failed), ratio {g.seconds / d.seconds:.2f} | "
-        f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
-        f"gateway peak RSS {peak_rss_mib(gateway.process.pid):.0f} MiB"
     )
 
 
@@ -117,19 +69,18 @@ def main() -> None:
         if not args.skip_throughput:
             fast = start_emulator("cn", key, latency=0.0, pending=0.0)
             servers.append(fast)
-            gateway = start_gateway({"DASHSCOPE_BASE_URL": fast.url, "DASHSCOPE_API_KEY": key}, CONFIG)
+            gateway = start_gateway({"DASHSCOPE_BASE_URL": fast.url, "DASHSCOPE_API_KEY": key}, SYNC_CONFIG)
             servers.append(gateway)
-            direct, via = sides(fast, gateway, key)
+            direct, via = sync_sides(fast, gateway, key)
             print(f"model {MODEL} (sync), emulator latency 0 s, medians of {args.rounds} alternating rounds")
             asyncio.run(throughput(direct, via, 1, args.requests // 4, args.rounds))
             asyncio.run(throughput(direct, via, 32, args.requests, args.rounds))
-        use_nginx = args.upstream == "nginx" or (args.upstream == "auto" and Nginx.available())
-        print(f"in-flight upstream: {'nginx + echo_sleep 2' if use_nginx else 'the DashScope emulator, latency 2 s'}")
         for _ in range(args.in_flight_runs):
             # fresh processes each time: no warm upstream connections to lean on
-            upstream: Nginx | Server = Nginx(2.0) if use_nginx else start_emulator("cn", key, latency=2.0, pending=0.0)
-            slow_gateway = start_gateway({"DASHSCOPE_BASE_URL": upstream.url, "DASHSCOPE_API_KEY": key}, CONFIG)
-            direct, via = sides(upstream, slow_gateway, key)
+            upstream = slow_upstream(args.upstream, key)
+            print(f"in-flight upstream: {'nginx + echo_sleep 2' if isinstance(upstream, Nginx) else 'emulator, 2 s'}")
+            slow_gateway = start_gateway({"DASHSCOPE_BASE_URL": upstream.url, "DASHSCOPE_API_KEY": key}, SYNC_CONFIG)
+            direct, via = sync_sides(upstream, slow_gateway, key)
             try:
                 asyncio.run(in_flight(direct, via, slow_gateway, args.in_flight))
             finally:
