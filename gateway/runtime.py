@@ -49,8 +49,14 @@ class Runtime:
         """Requests in flight plus async jobs this replica is running."""
         return self.in_flight + (self.jobs.running if self.jobs is not None else 0)
 
+    @property
+    def uncollected(self) -> int:
+        """Finished jobs whose results would be lost with this process."""
+        return self.jobs.waiting_collection if self.jobs is not None else 0
+
     def drained(self) -> bool:
-        """Nothing left in flight, or the drain deadline has passed."""
+        """Nothing left in flight or waiting to be collected, or the drain deadline has passed."""
         if self.draining_since is None:
             return False
-        return self.busy == 0 or time.monotonic() - self.draining_since >= self.config.drain_deadline
+        idle = self.busy == 0 and self.uncollected == 0
+        return idle or time.monotonic() - self.draining_since >= self.config.drain_deadline

@@ -39,6 +39,11 @@ _DRAIN_BODY = msgspec.json.encode(
 )
 
 
+def _job_read(method: str, path: str) -> bool:
+    """Reading or cancelling a job stays open during a drain: its result may exist only here."""
+    return method in ("GET", "DELETE") and path.startswith("/v1/images/jobs/")
+
+
 def route_label(path: str) -> str:
     """A bounded label for a path: its route template, or "other"."""
     if path in _EXACT_ROUTES:
@@ -77,7 +82,7 @@ class GatewayMiddleware:
         if route in _QUIET:
             await self.app(scope, receive, send_wrapped)
             return
-        if self.runtime.draining and path.startswith("/v1/"):
+        if self.runtime.draining and path.startswith("/v1/") and not _job_read(ctx.method, path):
             await self._reject_draining(send_wrapped)
             status = 503
         else:

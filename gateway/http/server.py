@@ -3,6 +3,8 @@
 On the first SIGTERM (or Ctrl+C) readiness fails at once and new API requests
 get 503, while requests in flight (async polling included) run to completion or
 to the drain deadline; then the process exits 0. A second signal stops at once.
+Job reads keep being answered meanwhile, and without shared state the drain also
+waits until every finished job has been read: its result exists nowhere else.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ class DrainingServer(uvicorn.Server):
             self.should_exit = self.force_exit = True
             return
         log.info(
-            "%s: draining %d in-flight requests (at most %gs)",
+            "%s: draining %d in-flight requests and %d uncollected jobs (at most %gs)",
             signal.Signals(sig).name,
             self.runtime.busy,
+            self.runtime.uncollected,
             self.runtime.config.drain_deadline,
         )
         self.runtime.start_draining()
@@ -43,6 +46,8 @@ class DrainingServer(uvicorn.Server):
     async def on_tick(self, counter: int) -> bool:
         if self.runtime.drained():
             self.should_exit = True
+            if self.runtime.uncollected:
+                log.warning("drain deadline reached with %d finished jobs never collected", self.runtime.uncollected)
             if self.runtime.busy:
                 # The drain deadline passed: do not wait for these connections any more.
                 log.warning("drain deadline reached with %d requests or jobs in flight", self.runtime.busy)

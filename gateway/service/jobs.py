@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import msgspec
+from cachetools import TTLCache
 
 from gateway.observability.context import set_current_request, task_listener
 from gateway.service.images import ImageService
@@ -79,10 +80,23 @@ class JobService:
         self.settings = settings
         self.replica = replica
         self.local: dict[str, _Local] = {}
+        # Finished here and not yet read by their client. Without shared state the
+        # result lives only in this process, so a drain waits for these (bounded
+        # like the records themselves: by count and by their TTL).
+        self.uncollected: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=settings.ttl_seconds)
 
     @property
     def running(self) -> int:
         return sum(1 for job in self.local.values() if not job.done.is_set())
+
+    @property
+    def waiting_collection(self) -> int:
+        """Finished jobs whose only copy is in this process and which nobody has read yet."""
+        return 0 if self.state.distributed else len(self.uncollected)
+
+    def _collected(self, record: JobRecord) -> None:
+        if record.status != "running":
+            self.uncollected.pop(record.id, None)
 
     async def _save(self, record: JobRecord) -> None:
         await self.state.put(f"job/{record.id}", msgspec.json.encode(record), self.settings.ttl_seconds)
@@ -161,6 +175,7 @@ class JobService:
             record.status, record.result = "succeeded", outcome
         record.heartbeat = time.time()
         await self._save(record)
+        self.uncollected[record.id] = True
 
     async def _generate(
         self, record: JobRecord, model: str | None, spec: ImageSpec, response_format: str, routes: list[Route]
@@ -193,6 +208,8 @@ class JobService:
         """The job as it stands; takes it over when the replica running it has gone."""
         record = await self.load(job_id, client)
         if record is None or record.status != "running" or not await self._stale(record):
+            if record is not None:
+                self._collected(record)
             return record
         if await self.state.claim(f"job-takeover/{job_id}/{record.owner}", self.replica, self.settings.ttl_seconds):
             log.info("resuming job %s: its replica stopped answering", job_id)
@@ -249,6 +266,7 @@ class JobService:
             await local.done.wait()
         record.status = "cancelled"
         await self._save(record)
+        self._collected(record)
         return record
 
     async def aclose(self) -> None:

@@ -155,3 +155,34 @@ def test_one_json_line_per_request(gateway_factory: GatewayFactory) -> None:
     openai_client(loud).images.generate(model="qwen-image-max", prompt=secret_prompt)
     time.sleep(0.2)
     assert secret_prompt in loud.output()
+
+
+def test_drain_keeps_finished_jobs_readable_until_collected(gateway_factory: GatewayFactory) -> None:
+    # Without Redis a job's result lives only in this process: exiting before the client
+    # has read it would lose an image that was made and billed.
+    gateway = gateway_factory(extra="drain_seconds: 30\n")
+    headers = {"prefer": "respond-async", "authorization": "Bearer k"}
+
+    def submit(prompt: str) -> str:
+        response = httpx.post(
+            gateway.url + "/v1/images/generations",
+            json={"model": "wanx2.1-t2i-turbo", "prompt": prompt},
+            headers=headers,
+            timeout=30,
+        )
+        assert response.status_code == 202, response.text
+        return str(response.headers["location"])
+
+    finished = submit("p [emu:latency=0.2]")
+    running = submit("p [emu:latency=2]")
+    time.sleep(1.0)  # the first job is done and nobody has read it
+    gateway.process.send_signal(signal.SIGTERM)
+    time.sleep(0.3)
+    rejected = httpx.post(gateway.url + "/v1/images/generations", json={"prompt": "p"}, headers=headers)
+    assert rejected.status_code == 503
+    time.sleep(3)  # both jobs have finished upstream by now
+    assert gateway.process.poll() is None, "exited with finished jobs nobody has collected"
+    for location in (finished, running):
+        job = httpx.get(gateway.url + location, headers=headers, timeout=10)
+        assert job.status_code == 200 and job.json()["status"] == "succeeded", job.text
+    assert gateway.process.wait(10) == 0
