@@ -123,7 +123,8 @@ load_module {module};
 worker_processes 1;
 error_log {self.root}/error.log;
 pid {self.root}/nginx.pid;
-events {{ worker_connections 8192; }}
+worker_rlimit_nofile 20000;
+events {{ worker_connections 16384; }}
 http {{
   access_log off;
   keepalive_requests 100000;
