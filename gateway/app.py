@@ -50,6 +50,7 @@ def build_targets(config: GatewayConfig) -> dict[str, Target]:
                 image_models=p.image_models,
                 chat_models=p.chat_models,
                 image_api=p.image_api,
+                download_origins=p.download_origins,
                 models=config.models,
             )
         except ValueError as exc:
@@ -96,7 +97,10 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         up = config.upstream
         upstream = Upstream(
-            max_connections=up.max_connections, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout
+            max_connections=up.max_connections,
+            connect_timeout=up.connect_timeout,
+            read_timeout=up.read_timeout,
+            max_answer_bytes=up.max_answer_bytes,
         )
         state: SharedState = RedisState(config.redis_url, runtime.metrics) if config.redis_url else LocalState()
         runtime.shared = state

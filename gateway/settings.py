@@ -81,6 +81,10 @@ class ProviderSettings(Struct, frozen=True, forbid_unknown_fields=True):
     #: OpenAI-compatible upstreams: ask for images at /images/generations, or at
     #: /chat/completions with a top-level size.
     image_api: Literal["images", "chat"] = "images"
+    #: OpenAI-compatible upstreams: origins (``scheme://host:port``) besides their own
+    #: that their result URLs may point to, such as a self-hosted server's file host.
+    #: Public https hosts are always allowed; any other host, or port, is refused.
+    download_origins: tuple[str, ...] = ()
     #: Per-provider timeouts; unset ones come from ``upstream``.
     connect_timeout: float | None = None
     read_timeout: float | None = None
@@ -101,6 +105,10 @@ class UpstreamSettings(Struct, frozen=True, forbid_unknown_fields=True):
     #: Consecutive failed polls (5xx, network) tolerated before giving up on a task.
     poll_error_limit: int = 5
     max_connections: int = 4096
+    #: The largest upstream answer read (JSON with result URLs is a few KB); a call
+    #: whose answer may inline images raises its own limit. Larger answers are refused
+    #: unread, never buffered.
+    max_answer_bytes: int = 8 * 1024 * 1024
 
 
 class DownloadSettings(Struct, frozen=True, forbid_unknown_fields=True):

@@ -53,6 +53,9 @@ class HttpRequest:
     url: str
     headers: Mapping[str, str] = field(default_factory=dict)
     body: bytes | None = None
+    #: The largest answer this call may get, when it differs from the engine's default
+    #: (inline base64 images make some answers large; most are a few KB of JSON).
+    max_response_bytes: int | None = None
 
     def __repr__(self) -> str:
         # Bodies may hold prompts and images; headers are kept out for the same reason.

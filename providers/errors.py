@@ -24,11 +24,16 @@ ApiError
 
 from __future__ import annotations
 
+from typing import Literal
+
+from providers.redact import scrub
+
 __all__ = [
     "ApiError",
     "AuthenticationError",
     "ContentPolicyViolation",
     "DownloadError",
+    "Evidence",
     "InsufficientQuota",
     "InvalidRequest",
     "ModelNotActivated",
@@ -44,6 +49,17 @@ __all__ = [
 ]
 
 
+#: What a failure proves about work done upstream, which decides what may be sent again.
+#: "refused": turned away before any work (throttled, never connected, an error the
+#: provider documents as try-again, which delivers and bills nothing): the same call may
+#: be retried. "failed": the upstream reported a failure, so nothing was delivered, but
+#: the call is not repeated on that target (a proxy's 502/504 may hide work still
+#: running); another target may be tried. "unknown": images may have been made and billed
+#: (an answer that could not be read, a connection that broke after sending): never
+#: sent again, to any target.
+Evidence = Literal["refused", "failed", "unknown"]
+
+
 class ApiError(Exception):
     status: int = 500
     type: str = "api_error"
@@ -57,6 +73,7 @@ class ApiError(Exception):
     #: is over and unbilled, so submitting it again is safe. Any other error met while
     #: polling leaves the task's fate unknown.
     task_ended: bool = False
+    evidence: Evidence = "failed"
 
     def __init__(
         self,
@@ -68,18 +85,27 @@ class ApiError(Exception):
         upstream_code: str | None = None,
         upstream_request_id: str | None = None,
         retryable: bool | None = None,
+        evidence: Evidence | None = None,
     ) -> None:
+        # Messages, codes and request ids may quote the upstream: scrubbed here, once, so
+        # every place an error is rendered, stored or logged gets the clean text.
         if upstream_request_id:
-            message = f"{message} (upstream request_id: {upstream_request_id})"
+            upstream_request_id = scrub(upstream_request_id, 128)
+            message = f"{scrub(message)} (upstream request_id: {upstream_request_id})"
+        else:
+            message = scrub(message)
         super().__init__(message)
         self.message = message
-        self.param = param
-        self.code = code if code is not None else self.default_code
+        self.param = scrub(param, 128) if param is not None else None
+        code = code if code is not None else self.default_code
+        self.code = scrub(code, 128) if code is not None else None
         self.retry_after = retry_after
         self.upstream_code = upstream_code
         self.upstream_request_id = upstream_request_id
         if retryable is not None:
             self.retryable = retryable
+        if evidence is not None:
+            self.evidence = evidence
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status}, code={self.code!r}, message={self.message!r})"
@@ -130,6 +156,7 @@ class RateLimited(ApiError):
     default_code = "rate_limit_exceeded"
     retryable = True
     final = True
+    evidence: Evidence = "refused"
 
 
 class InsufficientQuota(ApiError):

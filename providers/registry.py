@@ -33,10 +33,15 @@ def _openai_compatible(
     image_models: tuple[str, ...] = (),
     chat_models: tuple[str, ...] = (),
     image_api: Literal["images", "chat"] = "images",
+    download_origins: tuple[str, ...] = (),
     **_: Any,
 ) -> ImageAdapter:
     return OpenAICompatAdapter(
-        base_url=base_url, image_models=image_models, chat_models=chat_models, image_api=image_api
+        base_url=base_url,
+        image_models=image_models,
+        chat_models=chat_models,
+        image_api=image_api,
+        download_origins=download_origins,
     )
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 
+from providers.redact import remember
+
 __all__ = ["Secret"]
 
 
@@ -15,6 +17,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        remember(value)  # so no error text can carry it out
 
     def reveal(self) -> str:
         return self._value

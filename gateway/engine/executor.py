@@ -149,19 +149,18 @@ class Engine:
                 await asyncio.sleep(delay)
 
     def _may_retry(self, err: ApiError, call: UpstreamCall, attempt: int) -> bool:
-        return err.retryable and attempt < self.settings.max_attempts and not self._ambiguous(err, call)
-
-    @staticmethod
-    def _ambiguous(err: ApiError, call: UpstreamCall) -> bool:
-        # A call that may have reached the provider may have made (and billed) images, or
-        # created a task: sending it again could bill twice. HTTP error answers and
-        # connections that never opened prove nothing was made.
-        return isinstance(err, TransportError) and not err.nothing_sent
+        # Only a call the upstream provably turned away (or a task that ended unbilled)
+        # is sent again: anything else may have made, and billed, images already.
+        return err.retryable and attempt < self.settings.max_attempts and (err.evidence == "refused" or err.task_ended)
 
     def _final(self, err: ApiError, call: UpstreamCall) -> ApiError:
-        if self._ambiguous(err, call):
+        if err.evidence == "unknown" and not err.task_ended:
             what = "the task may have been created" if call.creates_task else "the images may have been made"
-            return UpstreamError(f"{err.message}; {what} upstream, so the call is not sent again", retryable=False)
+            return UpstreamError(
+                f"{err.message}; {what} upstream, so the call is not sent again",
+                retryable=False,
+                evidence="unknown",
+            )
         return err
 
     async def _send(

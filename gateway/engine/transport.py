@@ -22,10 +22,9 @@ class TransportError(UpstreamError):
     retryable = True
 
     def __init__(self, message: str, *, nothing_sent: bool) -> None:
-        super().__init__(message)
-        #: True when the request provably never reached the upstream (connect failed),
-        #: so even a task submit may be re-sent without risking a second task.
-        self.nothing_sent = nothing_sent
+        # Only a connection that never opened proves the call was not received; a
+        # timeout or a reset after sending leaves the images (or the task) unknown.
+        super().__init__(message, evidence="refused" if nothing_sent else "unknown")
 
 
 def _never_connected(exc: BaseException) -> bool:
@@ -59,6 +58,30 @@ def translate_transport_errors(what: str) -> Iterator[None]:
         raise _translated(exc, what) from None
 
 
+def _too_large(limit: int) -> UpstreamError:
+    # The call arrived and was answered: whatever the answer holds may have been billed.
+    return UpstreamError(
+        f"The upstream's answer is larger than {limit} bytes, the gateway's limit for this call",
+        retryable=False,
+        evidence="unknown",
+    )
+
+
+async def _read_capped(response: httpx.Response, limit: int) -> bytes:
+    """The body, read as a stream and refused (unread) past ``limit`` bytes."""
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in response.aiter_bytes():  # decoded: a compressed answer is bounded by what it becomes
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class Upstream:
     """httpx's API over aiohttp's connection pool, which holds up with thousands in flight.
 
@@ -74,11 +97,13 @@ class Upstream:
         max_connections: int,
         connect_timeout: float,
         read_timeout: float,
+        max_answer_bytes: int = 8 * 1024 * 1024,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
         self.transport = transport or AiohttpTransport(limits=limits)
         self.connect_timeout = connect_timeout
+        self.max_answer_bytes = max_answer_bytes
         self.client = httpx.AsyncClient(
             transport=self.transport,
             timeout=httpx.Timeout(read_timeout, connect=connect_timeout, pool=connect_timeout),
@@ -104,7 +129,7 @@ class Upstream:
         try:  # not the context manager: this is the hot path
             response = await self.transport.handle_async_request(outgoing)
             try:
-                body = await response.aread()
+                body = await _read_capped(response, request.max_response_bytes or self.max_answer_bytes)
             finally:
                 await response.aclose()
         except _TRANSPORT_ERRORS as exc:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 import uuid
 from typing import Any
-from urllib.parse import urlsplit
 
 from providers.base import (
     HttpRequest,
@@ -19,6 +18,7 @@ from providers.base import (
 from providers.dashscope import request, response
 from providers.dashscope.catalog import Catalog, ModelEntry, load_catalog
 from providers.errors import ModelNotFound
+from providers.urls import origin
 
 __all__ = ["DashScopeAdapter"]
 
@@ -50,8 +50,7 @@ class DashScopeAdapter:
         self.region = region
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog or load_catalog()
-        base = urlsplit(self.base_url)
-        self._own_origin = (base.scheme, base.netloc)
+        self._own_origin = origin(self.base_url)
 
     def __repr__(self) -> str:
         return f"DashScopeAdapter(region={self.region!r}, base_url={self.base_url!r})"
@@ -105,10 +104,13 @@ class DashScopeAdapter:
         return response.parse_poll(response_)
 
     def download_allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if (parts.scheme, parts.netloc) == self._own_origin:
+        where = origin(url)
+        if where is None:
+            return False
+        if where == self._own_origin:
             return True
-        return parts.scheme == "https" and bool(_OSS_RESULT_HOST.match(parts.hostname or ""))
+        scheme, host, port = where
+        return scheme == "https" and port == 443 and bool(_OSS_RESULT_HOST.match(host))
 
     def key_probe(self) -> HttpRequest:
         # Contract §5.2: reading a task that does not exist costs nothing; a valid key

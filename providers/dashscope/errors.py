@@ -54,6 +54,10 @@ _PREFIXES: tuple[tuple[str, type[ApiError]], ...] = (
     ("ModelUnavailable", UpstreamError),
 )
 
+#: Codes DashScope documents as "try again later": the call was turned away and made
+#: (and billed) nothing, so the same call may be sent again.
+_TRY_AGAIN = ("InternalError", "SystemError", "ModelServingError", "ModelUnavailable")
+
 _BY_STATUS: dict[int, type[ApiError]] = {
     400: UpstreamInvalidParameter,
     401: UpstreamAuthError,
@@ -88,4 +92,11 @@ def error_for_code(
         text = f"The upstream rejected the gateway's provider key (DashScope {code})"
     elif cls is ModelNotActivated:
         text = f"{text}. The model is not activated for the gateway's DashScope account"
-    return cls(text, upstream_code=code, upstream_request_id=request_id, retry_after=retry_after)
+    refused = cls is UpstreamError and code.startswith(_TRY_AGAIN)
+    return cls(
+        text,
+        upstream_code=code,
+        upstream_request_id=request_id,
+        retry_after=retry_after,
+        evidence="refused" if refused else None,
+    )

@@ -70,7 +70,9 @@ def _decode(response: HttpResponse) -> _Body:
         code = body.code if body else None
         message = (body.message or body.msg) if body else None
         if body is None and response.status < 400:
-            raise UpstreamError(f"DashScope answered HTTP {response.status} with a body that is not JSON")
+            raise UpstreamError(
+                f"DashScope answered HTTP {response.status} with a body that is not JSON", evidence="unknown"
+            )
         raise error_for_code(
             code,
             message,
@@ -79,7 +81,9 @@ def _decode(response: HttpResponse) -> _Body:
             retry_after=response.retry_after,
         )
     if body.output is None:
-        raise UpstreamError("DashScope answered without an output", upstream_request_id=body.request_id)
+        raise UpstreamError(
+            "DashScope answered without an output", upstream_request_id=body.request_id, evidence="unknown"
+        )
     return body
 
 
@@ -125,7 +129,7 @@ def _batch(body: _Body) -> ImageBatch:
     if not images:
         first = failures[0] if failures else None
         if first is None:
-            raise UpstreamError("DashScope returned no images", upstream_request_id=body.request_id)
+            raise UpstreamError("DashScope returned no images", upstream_request_id=body.request_id, evidence="unknown")
         raise error_for_code(first.code, first.message, status=500, request_id=body.request_id)
     return ImageBatch(tuple(images), _size(body.usage), _tokens(body.usage), body.request_id)
 

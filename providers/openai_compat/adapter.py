@@ -8,14 +8,13 @@ app's text and image calls.
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
-from urllib.parse import urlsplit
 
 from providers.base import HttpRequest, HttpResponse, ImageBatch, ImageSpec, ModelInfo, TaskRef, UpstreamCall
 from providers.errors import ApiError, InvalidRequest, ModelNotFound, UpstreamError
 from providers.openai_compat import request, response
 from providers.openai_compat.errors import error_for
+from providers.urls import origin, private_host
 
 __all__ = ["OpenAICompatAdapter"]
 
@@ -27,15 +26,6 @@ MAX_INPUT_BYTES = 50 * 1024 * 1024
 _SIZE_RULE = "WxH as given, sent to the upstream as it is; auto: the upstream's default"
 
 
-def _private_address(host: str) -> bool:
-    """An IP literal that is not a public address (a name is judged by what it is, not where it points)."""
-    try:
-        address = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return host == "localhost" or host.endswith(".localhost")
-    return not address.is_global
-
-
 class OpenAICompatAdapter:
     def __init__(
         self,
@@ -44,12 +34,17 @@ class OpenAICompatAdapter:
         image_models: tuple[str, ...] = (),
         chat_models: tuple[str, ...] = (),
         image_api: Literal["images", "chat"] = "images",
+        download_origins: tuple[str, ...] = (),
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.image_models = tuple(image_models)
         self.chat_models = tuple(m for m in chat_models if m not in image_models)
         self.image_api = image_api
-        self._host = urlsplit(self.base_url).hostname
+        self._origin = origin(self.base_url)
+        self._origins = {o for o in (self._origin, *map(origin, download_origins)) if o is not None}
+        bad = [o for o in download_origins if origin(o) is None]
+        if bad:
+            raise ValueError(f"download_origins: {bad[0]!r} is not an http(s) URL")
 
     def __repr__(self) -> str:
         return f"OpenAICompatAdapter(base_url={self.base_url!r}, image_api={self.image_api!r})"
@@ -96,13 +91,16 @@ class OpenAICompatAdapter:
         raise UpstreamError("OpenAI-compatible upstreams have no tasks to poll", retryable=False)
 
     def download_allowed(self, url: str) -> bool:
-        """Results from the upstream's own host (a self-hosted server), or over https from a public host."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        """Results from the upstream's own origin (a self-hosted server), or over https from a public host."""
+        where = origin(url)
+        if where is None:
             return False
-        if parts.hostname == self._host:
+        if where in self._origins:
             return True
-        return parts.scheme == "https" and not _private_address(parts.hostname)
+        scheme, host, _ = where
+        # The upstream's own host on another port is an internal service, not a file host.
+        own_host = self._origin is not None and host == self._origin[1]
+        return scheme == "https" and not own_host and not private_host(host)
 
     def chat_request(self, model: str, body: bytes, *, stream: bool) -> HttpRequest:
         return request.proxy_request(self.base_url, model, body, stream=stream)

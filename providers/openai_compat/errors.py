@@ -115,7 +115,12 @@ def error_for(response: HttpResponse) -> ApiError:
     if status in (408, 409) or status >= 500:
         # Another gateway says when it has already retried: do not multiply its attempts.
         retryable = response.headers.get("x-should-retry", "").lower() != "false"
-        if status == 504:
-            return UpstreamTimeout(f"Upstream: {message}", upstream_request_id=rid)
-        return UpstreamError(f"Upstream HTTP {status}: {message}", retryable=retryable, upstream_request_id=rid)
+        if status in (502, 504):
+            # A proxy gave up waiting: the work may still run behind it, so this target
+            # is not asked again, but another one may be.
+            cls = UpstreamTimeout if status == 504 else UpstreamError
+            return cls(f"Upstream HTTP {status}: {message}", retryable=retryable, upstream_request_id=rid)
+        return UpstreamError(
+            f"Upstream HTTP {status}: {message}", retryable=retryable, upstream_request_id=rid, evidence="refused"
+        )
     return _client_error(status, message, code, param, rid)

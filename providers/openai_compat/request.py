@@ -45,6 +45,18 @@ def _options(spec: ImageSpec) -> dict[str, Any]:
     return body
 
 
+#: An inline (base64) image may be as large as a downloaded one (64 MiB) plus a third.
+_INLINE_IMAGE_BYTES = 88 * 1024 * 1024
+
+
+#: Chat answers may inline images too (OpenRouter's ``message.images``); ``n`` past this is the upstream's problem.
+MAX_PROXIED_N = 10
+
+
+def _answer_limit(n: int) -> int:
+    return max(1, n) * _INLINE_IMAGE_BYTES
+
+
 def images_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
     """``/images/generations``, or ``/images/edits`` with a JSON body when there are input images.
 
@@ -56,7 +68,7 @@ def images_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
     if spec.images:
         path = "/images/edits"
         body["images"] = [{"image_url": image} for image in spec.images]
-    request = HttpRequest("POST", f"{base_url}{path}", _JSON, msgspec.json.encode(body))
+    request = HttpRequest("POST", f"{base_url}{path}", _JSON, msgspec.json.encode(body), _answer_limit(spec.n))
     return UpstreamCall(request, n=spec.n)
 
 
@@ -72,7 +84,9 @@ def chat_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
         "stream": False,
         **_options(spec),
     }
-    request = HttpRequest("POST", f"{base_url}/chat/completions", _JSON, msgspec.json.encode(body))
+    request = HttpRequest(
+        "POST", f"{base_url}/chat/completions", _JSON, msgspec.json.encode(body), _answer_limit(spec.n)
+    )
     return UpstreamCall(request, n=spec.n)
 
 
@@ -88,4 +102,6 @@ def proxy_request(base_url: str, model: str, body: bytes, *, stream: bool) -> Ht
         payload["model"] = model
         body = msgspec.json.encode(payload)
     headers = {**_JSON, "Accept": "text/event-stream" if stream else "application/json"}
-    return HttpRequest("POST", f"{base_url}/chat/completions", headers, body)
+    n = payload.get("n")
+    images = min(n, MAX_PROXIED_N) if isinstance(n, int) and n > 0 else 1
+    return HttpRequest("POST", f"{base_url}/chat/completions", headers, body, _answer_limit(images))

@@ -155,7 +155,9 @@ def parse_images(response: HttpResponse) -> ImageBatch:
     try:
         body = msgspec.json.decode(response.body, type=_Body)
     except (msgspec.DecodeError, msgspec.ValidationError):
-        raise UpstreamError(f"The upstream answered HTTP {response.status} with a body that holds no images") from None
+        raise UpstreamError(
+            f"The upstream answered HTTP {response.status} with a body that holds no images", evidence="unknown"
+        ) from None
     inner = body.data if isinstance(body.data, _Inner) else None
     usage = body.usage or (inner.usage if inner else None)
     images = _from_items(body.data) if isinstance(body.data, list) else []
@@ -168,5 +170,7 @@ def parse_images(response: HttpResponse) -> ImageBatch:
         error = decode_error(response)
         if error is not None and (error.error or error.code):
             raise error_for(HttpResponse(502, response.headers, response.body))
-        raise UpstreamError(f"The upstream answered without images{_snippet(body)}", upstream_request_id=request_id)
+        raise UpstreamError(
+            f"The upstream answered without images{_snippet(body)}", upstream_request_id=request_id, evidence="unknown"
+        )
     return ImageBatch(tuple(images), _size(body, usage), _tokens(usage), request_id)

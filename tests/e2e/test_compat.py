@@ -45,6 +45,8 @@ providers:
     base_url: "${PEER_URL}/v1"
     api_key: "sk-peer"
     image_models: [wan2.7-image, qwen-image-edit-plus]
+    # The peer's results are its (emulated) DashScope's URLs.
+    download_origins: ["${DASHSCOPE_BASE_URL}"]
   peer-chat:
     kind: openai-compatible
     base_url: "${PEER_URL}/v1"

@@ -239,7 +239,10 @@ def test_error_mapping() -> None:
     ("url", "allowed"),
     [
         ("https://cdn.example.com/a.png", True),
-        ("http://api.example.com:9000/a.png", True),
+        ("https://api.example.com/v1/files/a.png", True),
+        ("https://api.example.com:443/a.png", True),
+        ("http://api.example.com:9000/a.png", False),  # its own host, another port
+        ("https://api.example.com:6379/a.png", False),
         ("http://cdn.example.com/a.png", False),
         ("https://127.0.0.1/a.png", False),
         ("https://10.1.2.3/a", False),
