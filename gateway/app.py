@@ -131,6 +131,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             if isinstance(state, RedisState):
                 await state.aclose()
             await upstream.aclose()
+            images.image_workers.shutdown()
 
     app = Litestar(
         route_handlers=[*IMAGE_ROUTES, *CHAT_ROUTES, *MODEL_ROUTES, *JOB_ROUTES, *OPS_ROUTES],

@@ -11,7 +11,7 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 import yaml
@@ -198,6 +198,9 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: How often provider keys are re-probed for the key-status gauge (0 = never).
     key_check_interval_seconds: float = 300.0
     log_prompts: bool = False
+    #: Threads that decode and flatten input images; each may hold about 450 MB for an
+    #: 8000x8000 image, so this bounds that memory (and how many are worked on at once).
+    image_workers: Annotated[int, msgspec.Meta(ge=1, le=64)] = 2
 
     def __post_init__(self) -> None:
         if self.default_provider not in self.providers:

@@ -8,7 +8,8 @@ ApiError
  ├── InvalidRequest              400 invalid_request_error (gateway-side validation)
  │    ├── UnsupportedParameter   400 unsupported_parameter
  │    ├── UpstreamInvalidParameter 400 invalid_parameter (DashScope InvalidParameter)
- │    └── ContentPolicyViolation 400 content_policy_violation
+ │    ├── ContentPolicyViolation 400 content_policy_violation
+ │    └── UnsupportedContentType 415 unsupported_content_type
  ├── AuthenticationError         401 invalid_api_key (gateway keys)
  ├── PermissionDenied            403
  │    └── ModelNotActivated      403 model_not_activated
@@ -41,6 +42,7 @@ __all__ = [
     "PermissionDenied",
     "RateLimited",
     "ServiceUnavailable",
+    "UnsupportedContentType",
     "UnsupportedParameter",
     "UpstreamAuthError",
     "UpstreamError",
@@ -126,6 +128,11 @@ class UpstreamInvalidParameter(InvalidRequest):
 
 class ContentPolicyViolation(InvalidRequest):
     default_code = "content_policy_violation"
+
+
+class UnsupportedContentType(InvalidRequest):
+    status = 415
+    default_code = "unsupported_content_type"
 
 
 class AuthenticationError(ApiError):

@@ -97,8 +97,47 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
+def _whole(data: bytes, fmt: str) -> bool:
+    """Whether the file is all there, judged by its structure, without decoding a pixel.
+
+    A cut-off upload passes the magic bytes and the header, and would go upstream as a
+    broken image (billed or refused there). Decoding it to be sure would cost width x
+    height x 4 bytes; these checks cost nothing.
+    """
+    if fmt == "JPEG":
+        return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")  # the end-of-image marker
+    if fmt == "WEBP":
+        return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
+    if fmt == "BMP":
+        declared = int.from_bytes(data[2:6], "little")
+        return len(data) >= 54 and declared <= len(data)
+    # PNG: the IEND chunk, CRC included, near the end (verify() below forgives a cut-off IEND).
+    return b"IEND\xaeB`\x82" in data[-1024:]
+
+
+def _pixels_whole(data: bytes, fmt: str) -> bool:
+    if fmt == "BMP":
+        # Uncompressed BMPs: the pixel array must fit (bfSize is 0 in some writers).
+        offset = int.from_bytes(data[10:14], "little")
+        width = int.from_bytes(data[18:22], "little", signed=True)
+        height = abs(int.from_bytes(data[22:26], "little", signed=True))
+        bits = int.from_bytes(data[28:30], "little")
+        compression = int.from_bytes(data[30:34], "little")
+        if compression == 0 and width > 0 and bits:
+            stride = (width * bits + 31) // 32 * 4
+            return offset + stride * height <= len(data)
+        return True
+    if fmt == "PNG":
+        try:
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+                img.verify()  # walks every chunk to IEND, checking CRCs; decodes nothing
+        except Exception:  # Pillow raises many types for a broken file
+            return False
+    return True
+
+
 def inspect_image(data: bytes, *, label: str, param: str = "image") -> InputImage:
-    """Format, dimensions and alpha from the header. Raises InvalidRequest."""
+    """Format, dimensions and alpha from the header; the file checked whole. Raises InvalidRequest."""
     fmt = sniff_format(data)
     if fmt is None:
         raise _bad(f"{label} is not a PNG, JPEG, WEBP or BMP image", param)
@@ -108,11 +147,14 @@ def inspect_image(data: bytes, *, label: str, param: str = "image") -> InputImag
         try:
             with Image.open(io.BytesIO(data), formats=[fmt]) as img:
                 alpha = img.mode in _ALPHA_MODES or "transparency" in img.info
-                return InputImage(data, fmt, img.width, img.height, alpha)
+                image = InputImage(data, fmt, img.width, img.height, alpha)
         except Image.DecompressionBombError:
             raise _bad(f"{label} has far too many pixels", param) from None
         except (OSError, ValueError, SyntaxError):
             raise _bad(f"{label} looks like {fmt} but cannot be read", param) from None
+    if not (_whole(data, fmt) and _pixels_whole(data, fmt)):
+        raise _bad(f"{label} is an incomplete {fmt} file (cut off in upload?)", param)
+    return image
 
 
 def _check(image: InputImage, limits: ImageLimits, label: str, param: str) -> None:

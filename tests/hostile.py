@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import io
+import itertools
 import json
 import re
 import threading
@@ -27,10 +28,21 @@ def png(size: tuple[int, int] = (64, 64)) -> bytes:
     return out.getvalue()
 
 
+#: Answers that are the same every time, by marker.
+_FIXED: dict[str, tuple[int, bytes, str]] = {
+    "http-504": (504, b"<html>504 Gateway Time-out</html>", "text/html"),  # a proxy gave up waiting (compat only)
+    "deep": (200, b'{"output": ' + b"[" * 5000 + b"]" * 5000 + b', "data": {"output": 1}}', "application/json"),
+    "wrong-shape": (200, b'{"output": "nope", "data": 5, "choices": {"a": 1}}', "application/json"),
+    "non-json": (200, b"<html>upstream debug page</html>", "text/html"),
+    "choices-null": (200, b'{"id": "x", "object": "chat.completion", "choices": null}', "application/json"),
+}
+
+
 class Hostile:
     def __init__(self) -> None:
         self.posts: Counter[str] = Counter()
         self.gets: Counter[str] = Counter()
+        self.codes = itertools.count()
         #: Where ``[hostile:other-port]`` and ``[hostile:redirect]`` send the gateway.
         self.elsewhere = ""
         self.other: Hostile | None = None
@@ -97,17 +109,16 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 code = {400: "InvalidParameter", 401: "InvalidApiKey", 500: "InternalError"}[status]
                 self._json(status, {"code": code, "message": message, "request_id": f"req-{auth}"})
-        elif mode == "http-504" and compat:  # a proxy in front gave up waiting
-            self._send(504, b"<html>504 Gateway Time-out</html>", "text/html")
-        elif mode == "non-json":
-            self._send(200, b"<html>upstream debug page</html>", "text/html")
+        elif mode in _FIXED and (compat or mode != "http-504"):
+            self._send(*_FIXED[mode])
+        elif mode == "new-code":  # a new error code on every answer
+            code = f"E{next(self.hostile.codes)}"
+            self._json(400, {"code": code, "message": "no", "error": {"message": "no", "code": code}})
         elif mode == "no-images":
             if compat:
                 self._json(200, {"created": 1, "data": [], "choices": None})
             else:
                 self._json(200, {"output": {"choices": []}, "request_id": "req-empty"})
-        elif mode == "choices-null":
-            self._json(200, {"id": "x", "object": "chat.completion", "choices": None})
         elif mode == "huge":
             self._huge()
         elif mode in ("other-port", "redirect"):

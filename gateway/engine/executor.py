@@ -46,8 +46,20 @@ class Target:
     connect_timeout: float | None = None
 
 
+#: Upstream error codes are the upstream's words: the first this many distinct ones are
+#: labels, later ones count as "other" (a hostile upstream could name a new one per answer).
+MAX_CODE_LABELS = 64
+_code_labels: set[str] = set()
+
+
 def _code_label(err: ApiError) -> str:
-    return _LABEL_SAFE.sub("_", err.upstream_code or err.code or "unknown")[:64]
+    label = _LABEL_SAFE.sub("_", err.upstream_code or err.code or "unknown")[:64]
+    if label in _code_labels:
+        return label
+    if len(_code_labels) >= MAX_CODE_LABELS:
+        return "other"
+    _code_labels.add(label)
+    return label
 
 
 class Engine:

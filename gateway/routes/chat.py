@@ -29,7 +29,7 @@ from gateway.service.chat_images import ChatJob, Reply, chat_job, completion, fi
 from gateway.service.images import ImageService, Served
 from gateway.service.routing import Route
 from gateway.wire.chat import ChatHead, ChatRequest
-from gateway.wire.decode import decode_request
+from gateway.wire.decode import decode_request, require_json
 from providers.errors import ApiError
 
 __all__ = ["CHAT_ROUTES", "chat_completions", "image_chat_events"]
@@ -98,6 +98,7 @@ async def _stream(service: ImageService, routes: list[Route], job: ChatJob, repl
 async def chat_completions(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     require_client_key(request)
     service: ImageService = state.images
+    require_json(request.headers.get("content-type", ""))
     body = await request.body()
     head = decode_request(body, ChatHead)
     routes = service.router.candidates(head.model)

@@ -22,7 +22,7 @@ from gateway.routes.run import serve_images, served_headers
 from gateway.service.images import ImageService
 from gateway.service.references import Reference, json_references
 from gateway.service.specs import edit_spec
-from gateway.wire.decode import decode_request, param_of
+from gateway.wire.decode import decode_request, media_type, param_of, require_json
 from gateway.wire.images import EditRequest, ImageGenerationRequest
 from providers.errors import InvalidRequest
 
@@ -33,6 +33,7 @@ __all__ = ["IMAGE_ROUTES", "images_edits", "images_generations"]
 async def images_generations(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     require_client_key(request)
     service: ImageService = state.images
+    require_json(request.headers.get("content-type", ""))
     body = decode_request(await request.body(), ImageGenerationRequest)
     spec, response_format = service.spec_of(body), body.response_format or "url"
     if prefers_async(request):
@@ -44,8 +45,8 @@ async def images_generations(request: Request[Any, Any, Any], state: State) -> R
 
 
 async def _read(request: Request[Any, Any, Any]) -> tuple[EditRequest, list[Reference], bool]:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    content_type = request.headers.get("content-type", "")
+    if media_type(content_type) in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await read_form(request)
         try:
             # strict=False: form fields are text ("2", "true") where the schema says int or bool.
@@ -53,10 +54,9 @@ async def _read(request: Request[Any, Any, Any]) -> tuple[EditRequest, list[Refe
         except msgspec.ValidationError as exc:
             raise _validation_error(exc) from None
         return req, form.images, form.mask
-    if media_type in ("application/json", ""):
-        req = decode_request(await request.body(), EditRequest)
-        return req, json_references(req), req.mask not in (None, "", [], {})
-    raise InvalidRequest(f"Unsupported Content-Type {media_type!r}: send multipart/form-data or application/json")
+    require_json(content_type)
+    req = decode_request(await request.body(), EditRequest)
+    return req, json_references(req), req.mask not in (None, "", [], {})
 
 
 def _validation_error(exc: msgspec.ValidationError) -> InvalidRequest:

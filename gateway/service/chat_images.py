@@ -110,7 +110,7 @@ async def chat_job(service: ImageService, req: ChatRequest, route: Route, *, mar
         require_edits(info, name)
     if refs or info.images[0]:
         check_count(info, name, len(refs), "messages")
-        prepared = await prepare_references(refs, info, param="messages")
+        prepared = await prepare_references(refs, info, service.image_workers, param="messages")
         uris = prepared.uris
         if size is None:
             size = auto_size(info, req.quality, prepared.last_size)

@@ -21,8 +21,9 @@ from gateway.engine.gather import gather_or_cancel
 from gateway.engine.pacing import QueueFull
 from gateway.http.auth import KeyRing
 from gateway.observability.context import RequestContext, current_request
+from gateway.service.imagework import ImageWorkers
 from gateway.service.routing import Route, Router
-from gateway.service.specs import MAX_N, check_n, check_prompt
+from gateway.service.specs import MAX_N, check_n, check_openai_options, check_prompt
 from gateway.settings import GatewayConfig
 from gateway.sharing.answers import AnswerSharing, Served
 from gateway.sharing.cache import request_fingerprint
@@ -73,6 +74,7 @@ class ImageService:
         self.client = client
         self.keyring = keyring
         self.metrics = engine.metrics
+        self.image_workers = ImageWorkers(config.image_workers)
         self.deadline_seconds = config.upstream.deadline_seconds
         self.sharing = AnswerSharing(config, router, state or LocalState(), replica)
         self._breakers: dict[tuple[str, str], Breaker] = {}
@@ -86,6 +88,7 @@ class ImageService:
         return breaker
 
     def spec_of(self, req: ImageGenerationRequest) -> ImageSpec:
+        check_openai_options(req)
         return ImageSpec(
             prompt=check_prompt(req.prompt),
             n=check_n(req.n),
@@ -99,12 +102,13 @@ class ImageService:
         """The targets for a request this client may make now; raises 403/404/429 otherwise."""
         ctx = current_request()
         name = self.router.canonical(model)
+        routes = self.router.candidates(name)  # first: an unknown name must never become a metric label
         if ctx is not None and not ctx.admitted:
             ctx.model = name
             ctx.prompt = spec.prompt
             await self.keyring.authorize(ctx.client_key, {model or name, name}, spec.n)
             ctx.admitted = True
-        return self.router.candidates(name)
+        return routes
 
     async def prepare(self, model: str | None, spec: ImageSpec) -> list[Route]:
         """:meth:`admit`, and the upstream calls built once, so a bad request fails now,

@@ -9,12 +9,12 @@ the gateway an open fetcher and cost a round trip the provider makes anyway.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.service.imagework import ImageWorkers
 from gateway.wire.images import EditRequest
 from providers.base import ModelInfo
 from providers.errors import InvalidRequest, UnsupportedParameter
@@ -28,9 +28,6 @@ __all__ = [
     "prepare_references",
     "require_edits",
 ]
-
-#: Below this much image data, checking inline is cheaper than a thread hop.
-_INLINE_BYTES = 256 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,14 +94,15 @@ def _prepare(refs: Sequence[Reference], limits: ImageLimits, param: str) -> Prep
     return Prepared(tuple(uri for uri, _ in done), done[-1][1] if done else None)
 
 
-async def prepare_references(refs: Sequence[Reference], info: ModelInfo, *, param: str = "image") -> Prepared:
+async def prepare_references(
+    refs: Sequence[Reference], info: ModelInfo, workers: ImageWorkers, *, param: str = "image"
+) -> Prepared:
     """Every reference as it goes upstream, in order. Raises InvalidRequest naming ``param``."""
     limits = ImageLimits.of(info)
-    size = sum(len(ref.data or ref.uri or "") for ref in refs)
-    if size <= _INLINE_BYTES:
-        return _prepare(refs, limits, param)
-    # Decoding headers, flattening and base64 of up to 9 x 20 MB must not stall the event loop.
-    return await asyncio.to_thread(_prepare, refs, limits, param)
+    if all(ref.data is None and not (ref.uri or "").lstrip().startswith("data:") for ref in refs):
+        return _prepare(refs, limits, param)  # URLs only: nothing to decode
+    # Not judged by size: a few KB of PNG can hold 64 megapixels to flatten.
+    return await workers.run(_prepare, refs, limits, param)
 
 
 def _json_reference(value: Any, index: int) -> Reference:

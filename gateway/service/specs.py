@@ -16,7 +16,7 @@ import re
 from typing import TYPE_CHECKING
 
 from gateway.service.references import Reference, check_count, prepare_references, require_edits
-from gateway.wire.images import EditRequest
+from gateway.wire.images import EditRequest, ImageOptions
 from providers.base import ImageSpec, ModelInfo
 from providers.errors import InvalidRequest, UnsupportedParameter
 
@@ -29,6 +29,7 @@ __all__ = [
     "MAX_N",
     "auto_size",
     "check_n",
+    "check_openai_options",
     "check_prompt",
     "edit_spec",
     "image_config_size",
@@ -57,6 +58,33 @@ def check_prompt(prompt: str, param: str = "prompt") -> str:
     if not prompt.strip():
         raise InvalidRequest(f"'{param}' must not be empty", param=param)
     return prompt
+
+
+def check_openai_options(req: ImageOptions) -> None:
+    """400 for GPT-image options that would change the image in a way not made here.
+
+    Refused by name rather than ignored: an app that asked for a transparent WEBP and
+    got an opaque PNG would find out only from its users.
+    """
+    if req.stream:
+        raise UnsupportedParameter("Streaming images (partial images) is not supported here", param="stream")
+    if req.background == "transparent":
+        raise UnsupportedParameter(
+            "background 'transparent' is not supported: the models here make opaque images", param="background"
+        )
+    if req.output_format not in (None, "png"):
+        raise UnsupportedParameter(
+            f"output_format {req.output_format!r} is not supported: images are returned as the model makes them",
+            param="output_format",
+        )
+    if req.output_compression is not None:
+        raise UnsupportedParameter(
+            "output_compression is not supported: images are not re-encoded here", param="output_compression"
+        )
+    if isinstance(req, EditRequest) and req.input_fidelity == "high":
+        raise UnsupportedParameter(
+            "input_fidelity 'high' is not supported by the edit models here", param="input_fidelity"
+        )
 
 
 def is_auto(size: str | None) -> bool:
@@ -112,8 +140,7 @@ async def edit_spec(
             "Describe the region to change in the prompt instead",
             param="mask",
         )
-    if req.stream:
-        raise UnsupportedParameter("Streaming edits (partial images) are not supported", param="stream")
+    check_openai_options(req)
     n = check_n(req.n)
     check_prompt(req.prompt)
     name = service.router.canonical(req.model)
@@ -123,7 +150,7 @@ async def edit_spec(
     if not refs:
         raise InvalidRequest("'image' is required: send one file as 'image' or several as 'image[]'", param="image")
     check_count(info, name, len(refs), "image")
-    prepared = await prepare_references(refs, info, param="image")
+    prepared = await prepare_references(refs, info, service.image_workers, param="image")
     size = auto_size(info, req.quality, prepared.last_size) if is_auto(req.size) else req.size
     spec = ImageSpec(
         prompt=req.prompt,

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from gateway.wire.images import DashScopeExtras
+from gateway.wire.images import DashScopeExtras, Quality
 
 __all__ = [
     "AssistantMessage",
@@ -61,7 +61,7 @@ class ChatRequest(DashScopeExtras, kw_only=True):
     n: int | None = None
     #: Top-level, as seed 000's clients send it ("1792x1024").
     size: str | None = None
-    quality: str | None = None
+    quality: Quality | None = None
     style: str | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None

@@ -6,11 +6,13 @@ from typing import TypeVar
 
 import msgspec
 
-from providers.errors import InvalidRequest
+from providers.errors import InvalidRequest, UnsupportedContentType
 
-__all__ = ["decode_request", "param_of"]
+__all__ = ["TOO_DEEP", "decode_request", "media_type", "param_of", "require_json"]
 
 T = TypeVar("T")
+#: msgspec gives up (RecursionError) somewhere under a thousand levels; no request needs ten.
+TOO_DEEP = "The request body is nested too deeply to be a request"
 
 
 def param_of(error: msgspec.ValidationError) -> str | None:
@@ -24,6 +26,17 @@ def param_of(error: msgspec.ValidationError) -> str | None:
     return path.split(".")[0].split("[")[0] or None
 
 
+def media_type(content_type: str) -> str:
+    return content_type.split(";")[0].strip().lower()
+
+
+def require_json(content_type: str) -> None:
+    """415 unless the body is declared JSON (or not declared at all, as some scripts send it)."""
+    kind = media_type(content_type)
+    if kind and kind != "application/json" and not kind.endswith("+json"):
+        raise UnsupportedContentType(f"Unsupported Content-Type {kind!r}: send application/json")
+
+
 def decode_request(body: bytes, type_: type[T]) -> T:
     """Decode a JSON body; any problem is a 400 naming the field where there is one."""
     if not body.strip():
@@ -35,3 +48,5 @@ def decode_request(body: bytes, type_: type[T]) -> T:
         raise InvalidRequest(f"Invalid request: {exc}", param=param) from None
     except msgspec.DecodeError as exc:
         raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise InvalidRequest(TOO_DEEP) from None

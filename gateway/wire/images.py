@@ -5,7 +5,7 @@ Unknown request fields are ignored: OpenAI adds fields all the time.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -18,6 +18,7 @@ __all__ = [
     "ImageOptions",
     "ImagesResponse",
     "ImagesUsage",
+    "Quality",
 ]
 
 
@@ -40,6 +41,10 @@ class DashScopeExtras(msgspec.Struct, kw_only=True):
 EXTRA_NAMES = tuple(DashScopeExtras.__struct_fields__)
 
 
+#: OpenAI's qualities: DALL-E's standard/hd, GPT-image's low/medium/high, and auto.
+Quality = Literal["auto", "standard", "hd", "low", "medium", "high"]
+
+
 class ImageOptions(DashScopeExtras, kw_only=True):
     """The OpenAI image request fields shared by generations and edits."""
 
@@ -47,10 +52,19 @@ class ImageOptions(DashScopeExtras, kw_only=True):
     model: str | None = None
     n: int | None = None
     size: str | None = None
-    quality: str | None = None
+    quality: Quality | None = None
+    # DashScope's styles too (wanx-v1 takes "<photography>", ...): checked upstream.
     style: str | None = None
     response_format: Literal["url", "b64_json"] | None = None
     user: str | None = None
+    # The GPT-image fields, typed so a wrong value is a 400; those that would change the
+    # image in a way not made here are refused by name (service/specs.py).
+    stream: bool | None = None
+    partial_images: Annotated[int, msgspec.Meta(ge=0, le=3)] | None = None
+    background: Literal["auto", "opaque", "transparent"] | None = None
+    output_format: Literal["png", "jpeg", "webp"] | None = None
+    output_compression: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
+    moderation: Literal["auto", "low"] | None = None
 
 
 class ImageGenerationRequest(ImageOptions, kw_only=True):
@@ -58,7 +72,7 @@ class ImageGenerationRequest(ImageOptions, kw_only=True):
 
 
 class EditRequest(ImageOptions, kw_only=True):
-    stream: bool | None = None
+    input_fidelity: Literal["low", "high"] | None = None
     # JSON bodies carry images here: a URL or data URI, a list of them, or OpenAI's
     # ``images: [{"image_url": ...}]``.
     image: Any = None

@@ -53,6 +53,8 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     async_: EndpointName | None = msgspec.field(default=None, name="async")
     prefer: Literal["sync", "async"] = "sync"
     prompt_max: int = 800
+    #: DashScope documents 500 characters for every model that takes a negative prompt.
+    negative_prompt_max: int = 500
     params: tuple[str, ...] = ()
     negative_prompt_in: Literal["input", "parameters"] = "parameters"
     edit_size: SizeRule | None = None

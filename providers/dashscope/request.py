@@ -9,7 +9,7 @@ import msgspec
 from providers.base import HttpRequest, ImageSpec, TaskRef, UpstreamCall
 from providers.dashscope.catalog import Endpoint, ModelEntry
 from providers.dashscope.sizes import map_size
-from providers.errors import InvalidRequest
+from providers.errors import InvalidRequest, UnsupportedParameter
 
 __all__ = ["build_calls", "build_poll"]
 
@@ -17,8 +17,30 @@ SEED_MAX = 2_147_483_647
 _BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode")
 
 
-def _check_extras(extras: dict[str, Any]) -> None:
+def _check_text(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
+    """The documented prompt lengths, as a 400: DashScope would cut the text without a word."""
+    texts = (
+        ("prompt", spec.prompt, entry.prompt_max),
+        ("negative_prompt", spec.extras.get("negative_prompt"), entry.negative_prompt_max),
+    )
+    for name, text, limit in texts:
+        if isinstance(text, str) and len(text) > limit:
+            raise InvalidRequest(
+                f"'{name}' is {len(text)} characters; model '{model_id}' takes at most {limit}",
+                param=name,
+                code="string_above_max_length",
+            )
+
+
+def _check_extras(model_id: str, entry: ModelEntry, extras: dict[str, Any]) -> None:
     """Type checks, so a bad extra is a 400 naming it rather than an upstream error."""
+    for name in extras:
+        if name not in entry.params:
+            # Dropping it would change the image without a word (no negative prompt, no seed).
+            takes = ", ".join(p for p in entry.params if p != "style") or "none"
+            raise UnsupportedParameter(
+                f"Model '{model_id}' does not take '{name}' (its DashScope parameters: {takes})", param=name
+            )
     seed = extras.get("seed")
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= SEED_MAX):
         raise InvalidRequest(f"'seed' must be an integer between 0 and {SEED_MAX}", param="seed")
@@ -54,7 +76,7 @@ def _negative_in_input(entry: ModelEntry) -> bool:
 
 
 def _body(entry: ModelEntry, upstream: str, spec: ImageSpec, n: int, seed_offset: int) -> dict[str, Any]:
-    prompt = spec.prompt[: entry.prompt_max]
+    prompt = spec.prompt
     inputs: dict[str, Any]
     if entry.endpoint.uses_messages:
         content: list[dict[str, str]] = [{"image": image} for image in spec.images]
@@ -86,7 +108,8 @@ def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
 def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:
     """The calls that produce ``spec.n`` images: more than the model's n_max fans out."""
     _check_images(model_id, entry, spec)
-    _check_extras(dict(spec.extras))
+    _check_text(model_id, entry, spec)
+    _check_extras(model_id, entry, dict(spec.extras))
     headers = {"Content-Type": "application/json"}
     if entry.is_async:
         headers["X-DashScope-Async"] = "enable"

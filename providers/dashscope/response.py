@@ -63,7 +63,7 @@ class _Body(msgspec.Struct):
 def _decode(response: HttpResponse) -> _Body:
     try:
         body = msgspec.json.decode(response.body, type=_Body)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):  # not an answer of DashScope's shape
         body = None
     if response.status >= 400 or body is None or (body.code and body.output is None):
         # Business errors also arrive inside HTTP 200 bodies: a code and no output.
@@ -71,7 +71,8 @@ def _decode(response: HttpResponse) -> _Body:
         message = (body.message or body.msg) if body else None
         if body is None and response.status < 400:
             raise UpstreamError(
-                f"DashScope answered HTTP {response.status} with a body that is not JSON", evidence="unknown"
+                f"DashScope answered HTTP {response.status} with a body that is not a DashScope answer",
+                evidence="unknown",
             )
         raise error_for_code(
             code,

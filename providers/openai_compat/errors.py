@@ -49,7 +49,7 @@ class _ErrorBody(msgspec.Struct):
 def decode_error(response: HttpResponse) -> _ErrorBody | None:
     try:
         return msgspec.json.decode(response.body, type=_ErrorBody)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         return None
 
 

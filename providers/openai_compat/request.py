@@ -96,6 +96,8 @@ def proxy_request(base_url: str, model: str, body: bytes, *, stream: bool) -> Ht
         payload = msgspec.json.decode(body)
     except msgspec.DecodeError:
         raise InvalidRequest("The request body is not valid JSON") from None
+    except RecursionError:
+        raise InvalidRequest("The request body is nested too deeply to be a request") from None
     if not isinstance(payload, dict):
         raise InvalidRequest("The request body must be a JSON object")
     if payload.get("model") != model:

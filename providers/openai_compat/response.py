@@ -154,7 +154,7 @@ def parse_images(response: HttpResponse) -> ImageBatch:
     """The images of a successful answer. Raises ApiError (also for errors inside a 200)."""
     try:
         body = msgspec.json.decode(response.body, type=_Body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         raise UpstreamError(
             f"The upstream answered HTTP {response.status} with a body that holds no images", evidence="unknown"
         ) from None

@@ -146,6 +146,10 @@ def test_an_echoed_key_never_reaches_proxied_chat_clients(gateway: Server, strea
         (SYNC, "non-json"),  # a sync multimodal call answered 200 with a body that is not JSON
         (ASYNC, "non-json"),  # an async submit answered the same way: the task may exist
         (SYNC, "no-images"),
+        (SYNC, "deep"),
+        (SYNC, "wrong-shape"),
+        (COMPAT, "deep"),
+        (COMPAT, "wrong-shape"),
         (COMPAT, "non-json"),
         (COMPAT, "no-images"),
         (CHAT, "choices-null"),
@@ -204,3 +208,27 @@ def test_a_proxy_timeout_moves_to_the_next_target_without_resending(gateway: Ser
     result = openai_client(gateway).images.generate(model="compat-then-dashscope", prompt="a cat [hostile:http-504]")
     assert result.data and result.data[0].url
     assert hostile.posts["http-504"] - before == 2  # one to the compat upstream, one to DashScope
+
+
+@pytest.mark.parametrize("route", ["/v1/images/generations", "/v1/images/edits", "/v1/chat/completions"])
+def test_deeply_nested_json_is_a_400(gateway: Server, route: str) -> None:
+    deep = b"[" * 1000 + b"]" * 1000  # 2 KB
+    body = b'{"model": "qwen-image-2.0", "prompt": "p", "messages": ' + deep + b', "seed": ' + deep + b"}"
+    answer = httpx.post(gateway.url + route, content=body, headers={"content-type": "application/json"}, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert "nested too deeply" in answer.json()["error"]["message"]
+
+
+def test_metrics_stay_bounded_under_hostile_names_and_codes(gateway: Server) -> None:
+    before = len(httpx.get(gateway.url + "/metrics").text)
+    with httpx.Client(base_url=gateway.url, timeout=10) as http:
+        for i in range(1000):
+            name = f"../../etc/passwd-{i}-" + "x" * 200 + "\n\x00"
+            answer = http.post("/v1/images/generations", json={"model": name, "prompt": "p"})
+            assert answer.status_code == 404
+        for model in (SYNC, COMPAT):  # an upstream that names a new error code every time
+            for i in range(100):
+                http.post("/v1/images/generations", json={"model": model, "prompt": f"p {i} [hostile:new-code]"})
+    metrics = httpx.get(gateway.url + "/metrics").text
+    assert "passwd" not in metrics
+    assert len(metrics) - before < 60_000, len(metrics) - before

@@ -9,7 +9,7 @@ import pytest
 
 from providers.base import ImageSpec, TaskRef
 from providers.dashscope.adapter import DashScopeAdapter
-from providers.errors import InvalidRequest, ModelNotFound
+from providers.errors import InvalidRequest, ModelNotFound, UnsupportedParameter
 
 CN = DashScopeAdapter(region="cn", base_url="https://dashscope.aliyuncs.com/")
 INTL = DashScopeAdapter(region="intl", base_url="https://dashscope-intl.aliyuncs.com")
@@ -50,9 +50,24 @@ def test_qwen_negative_prompt_goes_in_parameters() -> None:
     assert "negative_prompt" not in body["input"]
 
 
-def test_unsupported_extras_are_dropped() -> None:
-    body, _, _ = body_of("wan2.7-image", extras={"negative_prompt": "x", "prompt_extend": True, "thinking_mode": False})
-    assert body["parameters"] == {"n": 1, "thinking_mode": False}
+def test_extras_the_model_does_not_take_are_refused_by_name() -> None:
+    # Dropped, they would change the image without a word.
+    body, _, _ = body_of("wan2.7-image", extras={"seed": 3, "thinking_mode": False})
+    assert body["parameters"] == {"n": 1, "seed": 3, "thinking_mode": False}
+    for name in ("negative_prompt", "prompt_extend"):
+        with pytest.raises(UnsupportedParameter) as info:
+            body_of("wan2.7-image", extras={name: "x" if name == "negative_prompt" else True})
+        assert info.value.param == name and "seed, watermark, thinking_mode" in info.value.message
+
+
+@pytest.mark.parametrize(("field", "limit"), [("prompt", 800), ("negative_prompt", 500)])
+def test_text_over_the_documented_length_is_a_400(field: str, limit: int) -> None:
+    spec: dict[str, object] = {"extras": {field: "y" * (limit + 1)}} if field != "prompt" else {"prompt": "y" * 801}
+    with pytest.raises(InvalidRequest) as info:
+        body_of("qwen-image-2.0", **spec)
+    assert info.value.param == field and str(limit) in info.value.message
+    body, _, _ = body_of("qwen-image-2.0", prompt="z" * 800)
+    assert body["input"]["messages"][0]["content"][-1]["text"] == "z" * 800  # never cut
 
 
 def test_wanx_v1_style_only_when_it_is_wanx_style() -> None:
@@ -87,11 +102,6 @@ def test_regional_names() -> None:
     assert INTL.resolve("wanx-v1") is None
     with pytest.raises(ModelNotFound):
         INTL.generation_calls("wanx-v1", ImageSpec(prompt="p"))
-
-
-def test_prompt_truncated_to_model_limit() -> None:
-    body, _, _ = body_of("wanx2.1-t2i-turbo", prompt="a" * 900)
-    assert len(body["input"]["prompt"]) == 500
 
 
 @pytest.mark.parametrize(

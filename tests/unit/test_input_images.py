@@ -140,7 +140,28 @@ def test_a_truncated_image_that_must_be_flattened_is_a_400() -> None:
     whole = make(400, 400, "PNG", "RGBA", (1, 2, 3, 4))
     with pytest.raises(InvalidRequest) as info:
         prepare_image(whole[: len(whole) // 2], ImageLimits(max_bytes=MB, alpha=False), label="image 1")
-    assert "pixels" in info.value.message and info.value.param == "image"
+    assert "incomplete" in info.value.message and info.value.param == "image"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP", "BMP"])
+@pytest.mark.parametrize("mode", ["RGB", "RGBA"])
+def test_a_cut_off_file_is_caught_and_a_whole_one_passes(fmt: str, mode: str) -> None:
+    if mode == "RGBA" and fmt == "JPEG":
+        return
+    whole = make(300, 260, fmt, mode)
+    assert inspect_image(whole, label="image 1").format == fmt
+    for keep in (len(whole) - 1, len(whole) * 9 // 10, len(whole) // 2, 60):
+        with pytest.raises(InvalidRequest) as info:
+            inspect_image(whole[:keep], label="image 1")
+        assert info.value.code == "invalid_image", keep
+
+
+def test_whole_files_with_quirks_pass() -> None:
+    jpeg = make(300, 260, "JPEG") + b"\x00\x00"  # padding after the end marker, as some cameras write
+    assert inspect_image(jpeg, label="image 1").format == "JPEG"
+    bmp = bytearray(make(300, 260, "BMP"))
+    bmp[2:6] = b"\x00\x00\x00\x00"  # no file size in the header, as some writers leave it
+    assert inspect_image(bytes(bmp), label="image 1").format == "BMP"
 
 
 def test_flattening_falls_back_to_jpeg_when_png_is_too_big() -> None:
