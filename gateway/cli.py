@@ -90,7 +90,8 @@ def _start_embedded_emulators(config: GatewayConfig) -> GatewayConfig:
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"emulator-{name}").start()
         providers[name] = msgspec.structs.replace(provider, base_url=f"http://127.0.0.1:{port}", api_key=Secret(key))
         started.append(f"{name} ({provider.region}) at http://127.0.0.1:{port}")
-    print("No DashScope key set: serving from the built-in DashScope emulator: " + ", ".join(started), flush=True)
+    if started:
+        print("No DashScope key set: serving from the built-in DashScope emulator: " + ", ".join(started), flush=True)
     return msgspec.structs.replace(config, providers=providers)
 
 
@@ -166,11 +167,17 @@ def cmd_keys(args: argparse.Namespace) -> int:
     from gateway.engine.transport import Upstream
     from gateway.observability.keystatus import check_keys
 
+    try:
+        targets = list(build_targets(config).values())
+    except ConfigError as exc:
+        print(f"image-gateway: {exc}", file=sys.stderr)
+        return 2
+
     async def run() -> list[dict[str, str | None]]:
         up = config.upstream
         upstream = Upstream(max_connections=16, connect_timeout=up.connect_timeout, read_timeout=up.read_timeout)
         try:
-            return [s.as_dict() for s in await check_keys(upstream, list(build_targets(config).values()))]
+            return [s.as_dict() for s in await check_keys(upstream, targets)]
         finally:
             await upstream.aclose()
 

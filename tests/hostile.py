@@ -33,6 +33,8 @@ _FIXED: dict[str, tuple[int, bytes, str]] = {
     "http-504": (504, b"<html>504 Gateway Time-out</html>", "text/html"),  # a proxy gave up waiting (compat only)
     "deep": (200, b'{"output": ' + b"[" * 5000 + b"]" * 5000 + b', "data": {"output": 1}}', "application/json"),
     "wrong-shape": (200, b'{"output": "nope", "data": 5, "choices": {"a": 1}}', "application/json"),
+    # A RIFF file that is not a WEBP (a WAVE), inline as an image.
+    "not-an-image": (200, b'{"data": [{"b64_json": "UklGRgAAAABXQVZFZm10IA=="}]}', "application/json"),
     "non-json": (200, b"<html>upstream debug page</html>", "text/html"),
     "choices-null": (200, b'{"id": "x", "object": "chat.completion", "choices": null}', "application/json"),
 }

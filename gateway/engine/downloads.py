@@ -13,10 +13,9 @@ from gateway.engine.gather import gather_or_cancel
 from gateway.engine.transport import translate_transport_errors
 from gateway.settings import DownloadSettings
 from providers.errors import DownloadError
+from providers.images import sniff_format
 
 __all__ = ["b64", "fetch_all_b64", "fetch_image"]
-
-_IMAGE_MAGIC = (b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"RIFF", b"BM", b"GIF8")
 
 
 def _host(url: str) -> str:
@@ -50,7 +49,7 @@ async def fetch_image(
     except TimeoutError:
         raise DownloadError(f"result download timed out after {settings.timeout_seconds:g}s") from None
     data = b"".join(chunks)
-    if not data.startswith(_IMAGE_MAGIC):
+    if sniff_format(data) is None:
         raise DownloadError("result download does not hold a known image format")
     return data
 
@@ -66,7 +65,7 @@ def _inline(url: str, settings: DownloadSettings) -> bytes:
         data = base64.b64decode(payload, validate=True)
     except (binascii.Error, ValueError):
         raise DownloadError("the upstream returned an inline image with invalid base64") from None
-    if not data.startswith(_IMAGE_MAGIC):
+    if sniff_format(data) is None:
         raise DownloadError("the upstream's inline image is not in a known image format")
     return data
 

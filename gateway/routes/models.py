@@ -67,7 +67,7 @@ def model_cards(router: Router) -> list[ModelCard]:
         if name in cards:
             continue
         try:
-            cards[name] = card(name, router.resolve(name))
+            cards[name] = card(name, router.listed(name))
         except ApiError:
             continue  # e.g. an alias to a model no provider offers: not routable, so not listed
     return list(cards.values())
@@ -90,7 +90,7 @@ async def retrieve_model(request: Request[Any, Any, Any], state: State, model_id
     name = model_id.strip("/")
     if not name or (client is not None and not client.may_use([name])):
         raise ModelNotFound(f"The model '{name}' does not exist", param="model")
-    return json_response(card(name, service.router.resolve(name)))
+    return json_response(card(name, service.router.listed(name)))
 
 
 MODEL_ROUTES = [list_models, retrieve_model]

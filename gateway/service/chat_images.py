@@ -1,7 +1,7 @@
 """Images through Chat Completions: a chat request -> an image request, and images -> chat answers.
 
 The last user message's text is the prompt and its ``image_url`` parts are the
-reference images. ``n``, a top-level ``size`` (seed 000's clients), ``quality``
+reference images. ``n``, a top-level ``size`` (as chat image clients send it), ``quality``
 and OpenRouter's ``modalities`` / ``image_config`` are honoured. Each image
 becomes a choice whose message has ``images: [{"type": "image_url", ...}]`` and,
 unless turned off, a markdown image link in ``content`` so chat UIs show it.

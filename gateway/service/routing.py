@@ -96,5 +96,12 @@ class Router:
         info = target.adapter.resolve(model) if target else None
         return Route(target, info) if target and info else None
 
+    def listed(self, requested: str | None) -> Route:
+        """The route a name is described by: a route's first configured target, never a weighted pick."""
+        name = self.canonical(requested)
+        if name in self.routes:
+            return self.routes[name][0][0]
+        return self.candidates(name)[0]
+
     def resolve(self, requested: str | None) -> Route:
         return self.candidates(requested)[0]

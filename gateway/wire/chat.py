@@ -59,7 +59,7 @@ class ChatRequest(DashScopeExtras, kw_only=True):
     messages: list[InMessage]
     model: str | None = None
     n: int | None = None
-    #: Top-level, as seed 000's clients send it ("1792x1024").
+    #: Top-level, as chat image clients send it ("1792x1024").
     size: str | None = None
     quality: Quality | None = None
     style: str | None = None

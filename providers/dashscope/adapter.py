@@ -113,7 +113,7 @@ class DashScopeAdapter:
         return scheme == "https" and port == 443 and bool(_OSS_RESULT_HOST.match(host))
 
     def key_probe(self) -> HttpRequest:
-        # Contract §5.2: reading a task that does not exist costs nothing; a valid key
+        # Reading a task that does not exist costs nothing; a valid key
         # gets 200 UNKNOWN, an invalid (or other-region) key 401.
         return HttpRequest("GET", f"{self.base_url}/api/v1/tasks/{uuid.uuid4()}")
 
@@ -129,5 +129,5 @@ class DashScopeAdapter:
         return HttpRequest("POST", f"{self.base_url}/api/v1/tasks/{task.task_id}/cancel")
 
     def cancelled(self, response_: HttpResponse) -> bool:
-        # A task past PENDING answers 400 UnsupportedOperation (contract §2.5.2).
+        # A task past PENDING answers 400 UnsupportedOperation.
         return response_.status == 200

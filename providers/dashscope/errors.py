@@ -1,4 +1,4 @@
-"""DashScope error codes -> OpenAI-shaped errors (contract §4.2).
+"""DashScope error codes -> OpenAI-shaped errors (https://www.alibabacloud.com/help/en/model-studio/error-code).
 
 Keyed on DashScope's ``code``, never on message text; the HTTP status decides
 only for codes this table does not know.

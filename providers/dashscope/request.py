@@ -1,4 +1,4 @@
-"""OpenAI-style request -> DashScope native request bodies (contract §2, §6.3)."""
+"""OpenAI-style request -> DashScope native request bodies."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""DashScope answers -> images, a task to poll, or an error (contract §2.4, §2.5, §4.1)."""
+"""DashScope answers -> images, a task to poll, or an error."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""OpenAI ``size`` -> a size the DashScope model accepts (contract §6).
+"""OpenAI ``size`` -> a size the DashScope model accepts.
 
 Pure functions over a model's :class:`SizeRule`. A size the model accepts passes
 unchanged; otherwise the result keeps the requested aspect ratio as closely as

@@ -109,7 +109,7 @@ class OpenAICompatAdapter:
         return error_for(response_)
 
     def key_probe(self) -> HttpRequest:
-        # Listing models is free on every OpenAI-compatible server seen, DashScope's included (§5.2).
+        # Listing models is free on every OpenAI-compatible server seen, DashScope's included.
         return HttpRequest("GET", f"{self.base_url}/models")
 
     def key_probe_result(self, response_: HttpResponse) -> str:

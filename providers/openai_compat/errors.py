@@ -68,7 +68,7 @@ def _fields(body: _ErrorBody | None, status: int) -> tuple[str, str | None, str 
 
 def _not_found(message: str, code: str | None, body: _ErrorBody | None, request_id: str | None) -> ApiError:
     if code == "model_not_supported":
-        # DashScope's compatible mode serves no image models (contract §2.7).
+        # DashScope's compatible mode serves no image models: it answers 404 model_not_supported.
         return ModelNotFound(
             f"The OpenAI-compatible upstream does not serve this model ({message}). DashScope's compatible "
             "mode has no image models: serve them from a provider of kind 'dashscope' (its native API)",

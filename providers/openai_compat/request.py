@@ -73,7 +73,7 @@ def images_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
 
 
 def chat_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
-    """``/chat/completions`` with the prompt as a user message and a top-level ``size`` (seed 000's style)."""
+    """``/chat/completions``: the prompt as a user message, and a top-level ``size`` as image chat servers take it."""
     content: list[dict[str, Any]] = [{"type": "text", "text": spec.prompt}]
     content += [{"type": "image_url", "image_url": {"url": image}} for image in spec.images]
     body: dict[str, Any] = {

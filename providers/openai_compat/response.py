@@ -2,7 +2,7 @@
 
 Images come as OpenAI ``data[]`` (``url`` or ``b64_json``), DashScope-native
 ``output.choices[].message.content[].image`` (also wrapped in a ``data`` object, as
-seed 000's media proxy does), chat ``message.images`` (OpenRouter, LiteLLM, this
+some media proxies do), chat ``message.images`` (OpenRouter, LiteLLM, this
 gateway), or markdown image links in a chat message's ``content``.
 """
 

@@ -64,3 +64,45 @@ def test_client_keys(gateway_factory: GatewayFactory) -> None:
         openai_client(gateway, api_key="wrong").images.generate(model="qwen-image-max", prompt="p")
     assert info.value.code == "invalid_api_key"
     assert good not in gateway.output() and other not in gateway.output()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", *args], capture_output=True, text=True, timeout=30, env=clean_env({})
+    )
+
+
+def test_an_unknown_provider_kind_is_a_clear_error_everywhere(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "kind.yaml"  # type: ignore[operator]
+    path.write_text('default_provider: x\nproviders:\n  x: {kind: nonsense, base_url: "http://127.0.0.1:1"}\n')
+    for args in (("keys", "--config", str(path)), ("check-config", str(path))):
+        result = _cli(*args)
+        assert result.returncode == 2, (args, result.stderr)
+        assert "unknown provider kind 'nonsense'" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_without_dashscope_providers_no_emulator_is_announced(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "compat.yaml"  # type: ignore[operator]
+    path.write_text(
+        "default_provider: peer\ndefault_model: img\n"
+        'providers:\n  peer: {kind: openai-compatible, base_url: "http://127.0.0.1:1/v1", image_models: [img]}\n'
+    )
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(path), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=clean_env({}),
+    )
+    try:
+        output = ""
+        assert process.stdout is not None
+        for line in process.stdout:
+            output += line
+            if "Uvicorn running" in line or "started" in line.lower() or len(output) > 20_000:
+                break
+    finally:
+        process.terminate()
+        output += process.communicate(timeout=10)[0]
+    assert "emulator" not in output, output

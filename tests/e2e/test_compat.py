@@ -87,7 +87,7 @@ def test_images_style_against_dashscope_compatible_mode(client: openai.OpenAI, c
 
 
 def test_chat_style_against_dashscope_is_a_clear_error(client: openai.OpenAI) -> None:
-    # Contract §2.7: DashScope's compatible mode serves no image models (404 model_not_supported).
+    # DashScope's compatible mode serves no image models (404 model_not_supported).
     with pytest.raises(openai.NotFoundError) as info:
         client.images.generate(model="bailian-chat/wan2.7-image", prompt="p")
     assert info.value.code == "model_not_supported" and info.value.param == "model"

@@ -232,3 +232,8 @@ def test_metrics_stay_bounded_under_hostile_names_and_codes(gateway: Server) -> 
     metrics = httpx.get(gateway.url + "/metrics").text
     assert "passwd" not in metrics
     assert len(metrics) - before < 60_000, len(metrics) - before
+
+
+def test_an_inline_result_that_is_not_an_image_is_a_502(gateway: Server) -> None:
+    err = _error(_generate(openai_client(gateway), COMPAT, "not-an-image", response_format="b64_json"))
+    assert err.status_code == 502 and "image format" in err.message

@@ -6,6 +6,7 @@ import openai
 import pytest
 
 from providers.dashscope.catalog import load_catalog
+from tests.conftest import GatewayFactory, openai_client
 
 CATALOG = load_catalog()
 
@@ -54,3 +55,17 @@ def test_retrieve_unknown_is_404(client: openai.OpenAI, name: str) -> None:
     with pytest.raises(openai.NotFoundError) as info:
         client.models.retrieve(name)
     assert info.value.code == "model_not_found" and info.value.param == "model"
+
+
+def test_a_weighted_route_is_described_the_same_every_time(gateway_factory: GatewayFactory) -> None:
+    extra = """
+routes:
+  balanced:
+    targets:
+      - {provider: dashscope, model: wan2.7-image, weight: 1}
+      - {provider: dashscope-intl, model: wan2.7-image, weight: 1}
+"""
+    client = openai_client(gateway_factory(extra=extra))
+    owners = {client.models.retrieve("balanced").owned_by for _ in range(20)}
+    owners |= {m.owned_by for _ in range(10) for m in client.models.list() if m.id == "balanced"}
+    assert owners == {"dashscope"}

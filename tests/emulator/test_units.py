@@ -14,7 +14,7 @@ from providers.dashscope.emulator.models import MODELS, REGION_MODELS, Endpoint,
 from providers.dashscope.emulator.png import render_png
 from providers.dashscope.emulator.sizes import output_size, round16
 
-# Contract §6.2: every size the gateway's mapper produces must be accepted as is.
+# Every size the gateway's mapper produces must be accepted as is.
 MAPPED_SIZES = {
     "wanx-v1": ["1024*1024", "1280*720", "720*1280", "768*1152"],
     "wanx2.1-t2i-turbo": ["512*512", "1024*1024", "1440*816", "816*1440", "1440*960", "960*1440", "1440*512"],

@@ -1,4 +1,4 @@
-"""The validation order (contract §7.2) and the per-model rules (§3.2)."""
+"""DashScope's validation order and the per-model rules."""
 
 from __future__ import annotations
 
@@ -149,9 +149,9 @@ def test_text2image_size_rules_reject(client: Client, model: str, size: str) -> 
     [
         ("wanx2.1-t2i-turbo", "1440*512"),
         ("wanx-v1", "768*1152"),
-        ("wan2.5-t2i-preview", "768*768"),  # C4: lenient lower bound
+        ("wan2.5-t2i-preview", "768*768"),  # the docs disagree: lenient lower bound
         ("wan2.5-t2i-preview", "1440*1440"),
-        ("qwen-image-plus", "1472*1140"),  # C3: older spelling still accepted
+        ("qwen-image-plus", "1472*1140"),  # older spelling still accepted
         ("qwen-image", "1104*1472"),
     ],
 )
@@ -162,7 +162,7 @@ def test_text2image_size_rules_accept(client: Client, model: str, size: str) -> 
 @pytest.mark.parametrize(
     ("model", "params", "ok"),
     [
-        ("wan2.6-t2i", {"size": "1696*960"}, True),  # C6 preset below 1280*1280
+        ("wan2.6-t2i", {"size": "1696*960"}, True),  # an official preset below 1280*1280
         ("wan2.6-t2i", {"size": "1024*1024"}, False),
         ("qwen-image-max", {"size": "1472*1140"}, False),  # max accepts only the 1104 set
         ("qwen-image-max", {"size": "1472*1104"}, True),

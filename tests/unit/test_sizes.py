@@ -27,7 +27,7 @@ def rule(model: str) -> SizeRule:
 @pytest.mark.parametrize(
     ("model", "size", "expected"),
     [
-        # contract §6.2, where the mapping is fully determined
+        # where the mapping is fully determined
         ("wanx-v1", "1792x1024", "1280*720"),
         ("wanx-v1", "1024x1536", "768*1152"),
         ("wanx-v1", "1536x1024", "1280*720"),

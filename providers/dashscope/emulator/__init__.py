@@ -1,4 +1,4 @@
-"""A faithful local fake of DashScope's image API (contract: ``dashscope-contract.md`` §7).
+"""A faithful local fake of DashScope's image API, following its public API references.
 
 ``create_app(EmulatorConfig(...))`` gives a Litestar app serving, for one region (``cn`` or ``intl``),
 the native routes ``/api/v1/services/aigc/{text2image/image-synthesis, image2image/image-synthesis,

@@ -1,4 +1,4 @@
-"""The OpenAI-compatible routes under ``/compatible-mode/v1`` (contract §2.6, §2.7, C13)."""
+"""The OpenAI-compatible routes under ``/compatible-mode/v1``."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ AnyRequest = Request[Any, Any, Any]
 PREFIX = "/compatible-mode/v1"
 _CREATED = 1_700_000_000
 _CHUNK = "chat.completion.chunk"
-# Native codes as compatible mode spells them (contract §4.2).
+# Native codes as compatible mode spells them.
 _CODES = {
     "InvalidParameter": "invalid_parameter_error",
     "InvalidApiKey": "invalid_api_key",
@@ -210,7 +210,7 @@ async def _chunks(chat_id: str, created: int, model: str, text: str, usage: Chat
 
 @post(f"{PREFIX}/images/generations", status_code=200)
 async def images_generations(request: AnyRequest) -> Response[bytes]:
-    """Off by default, as on dashscope hosts; on, the QwenCloud-style ``{created, data:[{url}]}`` (C13)."""
+    """Off by default, as on dashscope hosts; on, the QwenCloud-style ``{created, data:[{url}]}``."""
     emu = emulator(request)
     if not emu.config.compat_images:
         raise NotFoundException()

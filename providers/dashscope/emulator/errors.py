@@ -1,4 +1,4 @@
-"""DashScope error codes and messages (contract §4.1, §4.2) as one exception type."""
+"""DashScope error codes and messages as one exception type."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Sliding-window rate limits (contract §4.3) on the emulator clock."""
+"""Sliding-window rate limits on the emulator clock."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The emulator's own model table: one frozen entry per DashScope image model (contract §1.3, §3, §4.3).
+"""The emulator's own model table: one frozen entry per DashScope image model.
 
 Deliberately independent of the gateway's catalog so that tests check one against the other.
 """
@@ -31,7 +31,7 @@ class Endpoint(enum.Enum):
 
 
 class Shape(enum.Enum):
-    """Which sync response shape a model answers with (contract §7.4)."""
+    """Which sync response shape a model answers with."""
 
     WAN = "wan"
     QWEN = "qwen"
@@ -138,7 +138,7 @@ _QWEN_FIXED = ((1664, 928), (1472, 1104), (1328, 1328), (1104, 1472), (928, 1664
 _QWEN_FORMATS = frozenset({"JPEG", "PNG", "BMP", "TIFF", "WEBP", "GIF"})
 
 _WANX2_SIZE = SizeRule("box", smin=512, smax=1440, default="1024*1024")
-# C4/C6: the server accepts the official presets below 1280², so the lower bounds are lenient.
+# The server accepts the official presets below 1280², so the lower bounds are lenient.
 _WAN25_T2I_SIZE = SizeRule("box", amin=768 * 768, amax=1440 * 1440, rmin=0.25, rmax=4, default="1280*1280")
 _WAN26_T2I_SIZE = SizeRule("box", amin=1_600_000, amax=1440 * 1440, rmin=0.25, rmax=4, default="1280*1280")
 _WAN27_SIZE = SizeRule(
@@ -300,7 +300,9 @@ MODELS: tuple[ModelRule, ...] = (
         "qwen-image",
         "qwen-image",
         _QWEN_ASYNC,
-        SizeRule("enum", options=(*_QWEN_FIXED, (1472, 1140), (1140, 1472)), default="1664*928"),  # C3
+        SizeRule(
+            "enum", options=(*_QWEN_FIXED, (1472, 1140), (1140, 1472)), default="1664*928"
+        ),  # older 1140 spelling too
         _ONE,
         Rate(2, concurrency=2),
         shape=Shape.QWEN,
@@ -311,7 +313,9 @@ MODELS: tuple[ModelRule, ...] = (
         "qwen-image-plus",
         "qwen-image-plus",
         _QWEN_ASYNC,
-        SizeRule("enum", options=(*_QWEN_FIXED, (1472, 1140), (1140, 1472)), default="1664*928"),  # C3
+        SizeRule(
+            "enum", options=(*_QWEN_FIXED, (1472, 1140), (1140, 1472)), default="1664*928"
+        ),  # older 1140 spelling too
         _ONE,
         Rate(2, concurrency=2),
         shape=Shape.QWEN,

@@ -1,4 +1,4 @@
-"""Response bodies: sync shapes (wan vs qwen, contract §7.4) and task query shapes (§2.5.1, §7.3)."""
+"""Response bodies: sync shapes (wan vs qwen) and task query shapes."""
 
 from __future__ import annotations
 

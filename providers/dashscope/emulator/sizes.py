@@ -1,4 +1,4 @@
-"""``parameters.size`` checking and the output size it gives (contract §3, §7.5)."""
+"""``parameters.size`` checking and the output size it gives."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from .images import InputImage
 from .models import SizeRule
 
 _WH = re.compile(r"([1-9][0-9]{0,5})\*([1-9][0-9]{0,5})")
-WIDE_2K = (2985, 1405)  # C8: what wan2.7 really returned for a 2K text-to-image request
+WIDE_2K = (2985, 1405)  # what wan2.7 really returned for a 2K text-to-image request
 
 
 def round16(value: float) -> int:

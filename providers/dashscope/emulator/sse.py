@@ -1,4 +1,4 @@
-"""DashScope SSE framing (contract §2.4, §7.6): ``id:N``, ``event:result|error``, ``:HTTP_STATUS/N``, data."""
+"""DashScope SSE framing: ``id:N``, ``event:result|error``, ``:HTTP_STATUS/N``, data."""
 
 from __future__ import annotations
 

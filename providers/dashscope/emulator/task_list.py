@@ -1,4 +1,4 @@
-"""``GET /api/v1/tasks``: the paged task list (contract §2.5.3); its times are epoch milliseconds."""
+"""``GET /api/v1/tasks``: the paged task list; its times are epoch milliseconds."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Request validation, steps 2-8 of the contract's §7.2 order; the first failure wins.
+"""Request validation, steps 2-8 of DashScope's order; the first failure wins.
 
 Step 1 (auth) is done by the caller; steps 9 and 10 (rate limits, refusal faults) after this returns.
 """

@@ -1,4 +1,4 @@
-"""msgspec Structs for the DashScope wire shapes (contract §2)."""
+"""msgspec Structs for the DashScope wire shapes."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ class Parameters(msgspec.Struct):
     style: str | None = None
     ref_strength: float | None = None
     ref_mode: str | None = None
-    thinking_mode: bool | str | None = None  # C7: bool per the docs, string per the SDK docstring
+    thinking_mode: bool | str | None = None  # bool per the docs, string per the SDK docstring
     enable_sequential: bool | None = None
     enable_interleave: bool | None = None
     max_images: int | None = None
