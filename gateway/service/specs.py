@@ -19,6 +19,7 @@ from gateway.service.references import Reference, check_count, prepare_reference
 from gateway.wire.images import EditRequest, ImageOptions
 from providers.base import ImageSpec, ModelInfo
 from providers.errors import InvalidRequest, UnsupportedParameter
+from providers.sizes import TOKEN_SIDES
 
 if TYPE_CHECKING:
     from gateway.service.images import ImageService
@@ -40,7 +41,7 @@ __all__ = [
 
 #: Like OpenAI: at most 10 images per request, whatever the model's own limit.
 MAX_N = 10
-BUDGET_SIDES = {"1K": 1024, "2K": 2048, "4K": 4096}
+BUDGET_SIDES = TOKEN_SIDES
 _QUALITY_TOKENS = {"high": "2K", "hd": "2K", "low": "1K", "medium": "1K", "standard": "1K"}
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:/xX]\s*(\d+(?:\.\d+)?)\s*$")
 #: Sides are multiples of this, as the size mapper's own results are.

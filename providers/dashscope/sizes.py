@@ -10,12 +10,12 @@ means "let the model choose" and nothing is sent.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass
 
 import msgspec
 
 from providers.errors import InvalidRequest
+from providers.sizes import DIMENSIONS, TOKEN_SIDES
 
 __all__ = ["SizeRule", "accepts", "map_size", "parse_size", "snap"]
 
@@ -24,9 +24,7 @@ __all__ = ["SizeRule", "accepts", "map_size", "parse_size", "snap"]
 STEP = 16
 #: Sides beyond this are not image sizes any model could be asked for.
 MAX_SIDE = 65536
-TOKEN_SIDES = {"1K": 1024, "2K": 2048, "4K": 4096}
 _RATIO_EPS = 1e-9
-_DIMS = re.compile(r"^\s*(\d+)\s*[x*\u00d7X]\s*(\d+)\s*$")
 
 
 class SizeRule(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -92,7 +90,7 @@ def parse_size(raw: str | None) -> Parsed:
         return None
     if text.upper() in TOKEN_SIDES:
         return Token(text.upper())
-    match = _DIMS.match(text)
+    match = DIMENSIONS.match(text)
     if match is None:
         raise _bad_size(raw, "not a size")
     width, height = int(match.group(1)), int(match.group(2))

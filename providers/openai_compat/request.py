@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import msgspec
 
 from providers.base import HttpRequest, ImageSpec, UpstreamCall
 from providers.errors import InvalidRequest
+from providers.sizes import DIMENSIONS, TOKEN_SIDES
 
 __all__ = ["chat_call", "images_call", "proxy_request", "size_param"]
 
-_DIMS = re.compile(r"^\s*(\d+)\s*[x*\u00d7X]\s*(\d+)\s*$")
-_TOKENS = frozenset({"1K", "2K", "4K"})
 _JSON = {"Content-Type": "application/json"}
 
 
@@ -22,9 +20,9 @@ def size_param(raw: str | None) -> str | None:
     if raw is None or not raw.strip() or raw.strip().lower() == "auto":
         return None
     text = raw.strip()
-    if text.upper() in _TOKENS:
+    if text.upper() in TOKEN_SIDES:
         return text.upper()
-    match = _DIMS.match(text)
+    match = DIMENSIONS.match(text)
     if match is None or int(match.group(1)) <= 0 or int(match.group(2)) <= 0:
         raise InvalidRequest(
             f"Invalid size {raw!r}: use 'WIDTHxHEIGHT' (e.g. '1024x1024') or 'auto'.", param="size", code="invalid_size"
