@@ -102,7 +102,8 @@ class ApiError(Exception):
         code = code if code is not None else self.default_code
         self.code = scrub(code, 128) if code is not None else None
         self.retry_after = retry_after
-        self.upstream_code = upstream_code
+        # A metric label and a log field: the upstream's words too.
+        self.upstream_code = scrub(upstream_code, 128) if upstream_code else upstream_code
         self.upstream_request_id = upstream_request_id
         if retryable is not None:
             self.retryable = retryable

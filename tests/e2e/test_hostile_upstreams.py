@@ -231,6 +231,7 @@ def test_metrics_stay_bounded_under_hostile_names_and_codes(gateway: Server) -> 
                 http.post("/v1/images/generations", json={"model": model, "prompt": f"p {i} [hostile:new-code]"})
     metrics = httpx.get(gateway.url + "/metrics").text
     assert "passwd" not in metrics
+    _no_secret(metrics)  # the echoing upstreams' codes were labels too
     assert len(metrics) - before < 60_000, len(metrics) - before
 
 

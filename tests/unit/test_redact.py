@@ -37,6 +37,11 @@ def test_ordinary_text_is_kept() -> None:
 
 def test_every_held_secret_is_known_and_errors_are_scrubbed() -> None:
     key = Secret("a-provider-key-the-gateway-holds")
-    err = UpstreamError(f"echoed {key.reveal()}", code=key.reveal(), upstream_request_id=f"req-{key.reveal()}")
-    for text in (err.message, err.code or "", repr(err), str(err)):
+    err = UpstreamError(
+        f"echoed {key.reveal()}",
+        code=key.reveal(),
+        upstream_code=f"bad {key.reveal()}",
+        upstream_request_id=f"req-{key.reveal()}",
+    )
+    for text in (err.message, err.code or "", err.upstream_code or "", repr(err), str(err)):
         assert key.reveal() not in text
