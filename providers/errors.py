@@ -30,6 +30,7 @@ from typing import Literal
 from providers.redact import scrub
 
 __all__ = [
+    "TOO_DEEP",
     "ApiError",
     "AuthenticationError",
     "ContentPolicyViolation",
@@ -60,6 +61,10 @@ __all__ = [
 #: (an answer that could not be read, a connection that broke after sending): never
 #: sent again, to any target.
 Evidence = Literal["refused", "failed", "unknown"]
+
+
+#: msgspec gives up (RecursionError) somewhere under a thousand levels of nesting.
+TOO_DEEP = "The request body is nested too deeply to be a request"
 
 
 class ApiError(Exception):

@@ -97,7 +97,7 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def _whole(data: bytes, fmt: str) -> bool:
+def _complete(data: bytes, fmt: str) -> bool:
     """Whether the file is all there, judged by its structure, without decoding a pixel.
 
     A cut-off upload passes the magic bytes and the header, and would go upstream as a
@@ -109,30 +109,26 @@ def _whole(data: bytes, fmt: str) -> bool:
     if fmt == "WEBP":
         return len(data) >= 12 and int.from_bytes(data[4:8], "little") + 8 <= len(data)
     if fmt == "BMP":
-        declared = int.from_bytes(data[2:6], "little")
-        return len(data) >= 54 and declared <= len(data)
-    # PNG: the IEND chunk, CRC included, near the end (verify() below forgives a cut-off IEND).
-    return b"IEND\xaeB`\x82" in data[-1024:]
-
-
-def _pixels_whole(data: bytes, fmt: str) -> bool:
-    if fmt == "BMP":
-        # Uncompressed BMPs: the pixel array must fit (bfSize is 0 in some writers).
+        if len(data) < 54 or int.from_bytes(data[2:6], "little") > len(data):
+            return False
+        # Uncompressed BMPs: the pixel array must fit too (bfSize is 0 in some writers).
         offset = int.from_bytes(data[10:14], "little")
         width = int.from_bytes(data[18:22], "little", signed=True)
         height = abs(int.from_bytes(data[22:26], "little", signed=True))
         bits = int.from_bytes(data[28:30], "little")
         compression = int.from_bytes(data[30:34], "little")
         if compression == 0 and width > 0 and bits:
-            stride = (width * bits + 31) // 32 * 4
-            return offset + stride * height <= len(data)
+            return offset + (width * bits + 31) // 32 * 4 * height <= len(data)
         return True
-    if fmt == "PNG":
-        try:
-            with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
-                img.verify()  # walks every chunk to IEND, checking CRCs; decodes nothing
-        except Exception:  # Pillow raises many types for a broken file
-            return False
+    # PNG: the IEND chunk, CRC included, near the end (verify() forgives a cut-off IEND),
+    # and every chunk before it whole.
+    if b"IEND\xaeB`\x82" not in data[-1024:]:
+        return False
+    try:
+        with Image.open(io.BytesIO(data), formats=["PNG"]) as img:
+            img.verify()  # walks every chunk to IEND, checking CRCs; decodes nothing
+    except Exception:  # Pillow raises many types for a broken file
+        return False
     return True
 
 
@@ -152,7 +148,7 @@ def inspect_image(data: bytes, *, label: str, param: str = "image") -> InputImag
             raise _bad(f"{label} has far too many pixels", param) from None
         except (OSError, ValueError, SyntaxError):
             raise _bad(f"{label} looks like {fmt} but cannot be read", param) from None
-    if not (_whole(data, fmt) and _pixels_whole(data, fmt)):
+    if not _complete(data, fmt):
         raise _bad(f"{label} is an incomplete {fmt} file (cut off in upload?)", param)
     return image
 

@@ -49,17 +49,6 @@ class Target:
 #: Upstream error codes are the upstream's words: the first this many distinct ones are
 #: labels, later ones count as "other" (a hostile upstream could name a new one per answer).
 MAX_CODE_LABELS = 64
-_code_labels: set[str] = set()
-
-
-def _code_label(err: ApiError) -> str:
-    label = _LABEL_SAFE.sub("_", err.upstream_code or err.code or "unknown")[:64]
-    if label in _code_labels:
-        return label
-    if len(_code_labels) >= MAX_CODE_LABELS:
-        return "other"
-    _code_labels.add(label)
-    return label
 
 
 class Engine:
@@ -77,6 +66,15 @@ class Engine:
         self.backoff = Backoff(settings.backoff_initial, settings.backoff_max)
         self.polling = Backoff(settings.poll_initial, settings.poll_max, 1.5)
         self._pacers: dict[tuple[str, str], Pacer] = {}
+        self._code_labels: set[str] = set()
+
+    def _code_label(self, err: ApiError) -> str:
+        label = _LABEL_SAFE.sub("_", err.upstream_code or err.code or "unknown")[:64]
+        if label not in self._code_labels:
+            if len(self._code_labels) >= MAX_CODE_LABELS:
+                return "other"
+            self._code_labels.add(label)
+        return label
 
     def pacer(self, target: Target, model: ModelInfo) -> Pacer:
         pacer = self._pacers.get((target.name, model.id))
@@ -150,7 +148,7 @@ class Engine:
             try:
                 return await self._attempt(target, call, deadline, model, pacer, index)
             except ApiError as err:
-                self.metrics.of(self.metrics.upstream_errors, target.name, model.id, _code_label(err)).inc()
+                self.metrics.of(self.metrics.upstream_errors, target.name, model.id, self._code_label(err)).inc()
                 if not self._may_retry(err, call, attempt):
                     raise self._final(err, call) from None
                 delay = self.backoff.delay(attempt, err.retry_after)

@@ -21,7 +21,6 @@ T = TypeVar("T")
 
 class ImageWorkers:
     def __init__(self, workers: int) -> None:
-        self.workers = workers
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="image-work")
 
     async def run(self, fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from gateway.service.routing import Route
 
 __all__ = [
-    "BUDGET_SIDES",
     "MAX_N",
     "auto_size",
     "check_n",
@@ -41,7 +40,6 @@ __all__ = [
 
 #: Like OpenAI: at most 10 images per request, whatever the model's own limit.
 MAX_N = 10
-BUDGET_SIDES = TOKEN_SIDES
 _QUALITY_TOKENS = {"high": "2K", "hd": "2K", "low": "1K", "medium": "1K", "standard": "1K"}
 _RATIO = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*[:/xX]\s*(\d+(?:\.\d+)?)\s*$")
 #: Sides are multiples of this, as the size mapper's own results are.
@@ -94,7 +92,7 @@ def is_auto(size: str | None) -> bool:
 
 def size_for(width: float, height: float, budget: str) -> str:
     """``W x H`` with the ratio width:height and about ``budget`` (1K = 1024²) pixels."""
-    side = BUDGET_SIDES[budget]
+    side = TOKEN_SIDES[budget]
     scale = math.sqrt(side * side / (width * height))
     w = max(_STEP, round(width * scale / _STEP) * _STEP)
     h = max(_STEP, round(height * scale / _STEP) * _STEP)
@@ -121,7 +119,7 @@ def parse_ratio(text: str, param: str) -> tuple[float, float]:
 def image_config_size(aspect_ratio: str | None, image_size: str | None, param: str = "image_config") -> str | None:
     """OpenRouter's ``image_config`` as a size: a token alone stays a token (square); a ratio gets a budget."""
     token = image_size.strip().upper() if image_size else None
-    if token is not None and token not in BUDGET_SIDES:
+    if token is not None and token not in TOKEN_SIDES:
         raise InvalidRequest(f"Invalid image_size {image_size!r}: use 1K, 2K or 4K", param=param)
     if aspect_ratio is None:
         return token

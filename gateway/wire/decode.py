@@ -6,13 +6,11 @@ from typing import TypeVar
 
 import msgspec
 
-from providers.errors import InvalidRequest, UnsupportedContentType
+from providers.errors import TOO_DEEP, InvalidRequest, UnsupportedContentType
 
-__all__ = ["TOO_DEEP", "decode_request", "media_type", "param_of", "require_json"]
+__all__ = ["decode_request", "media_type", "param_of", "require_json"]
 
 T = TypeVar("T")
-#: msgspec gives up (RecursionError) somewhere under a thousand levels; no request needs ten.
-TOO_DEEP = "The request body is nested too deeply to be a request"
 
 
 def param_of(error: msgspec.ValidationError) -> str | None:

@@ -41,10 +41,12 @@ class OpenAICompatAdapter:
         self.chat_models = tuple(m for m in chat_models if m not in image_models)
         self.image_api = image_api
         self._origin = origin(self.base_url)
-        self._origins = {o for o in (self._origin, *map(origin, download_origins)) if o is not None}
-        bad = [o for o in download_origins if origin(o) is None]
-        if bad:
-            raise ValueError(f"download_origins: {bad[0]!r} is not an http(s) URL")
+        self._origins = {self._origin} if self._origin is not None else set()
+        for text in download_origins:
+            other = origin(text)
+            if other is None:
+                raise ValueError(f"download_origins: {text!r} is not an http(s) URL")
+            self._origins.add(other)
 
     def __repr__(self) -> str:
         return f"OpenAICompatAdapter(base_url={self.base_url!r}, image_api={self.image_api!r})"

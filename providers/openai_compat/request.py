@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from providers.base import HttpRequest, ImageSpec, UpstreamCall
-from providers.errors import InvalidRequest
+from providers.errors import TOO_DEEP, InvalidRequest
 from providers.sizes import DIMENSIONS, TOKEN_SIDES
 
 __all__ = ["chat_call", "images_call", "proxy_request", "size_param"]
@@ -95,7 +95,7 @@ def proxy_request(base_url: str, model: str, body: bytes, *, stream: bool) -> Ht
     except msgspec.DecodeError:
         raise InvalidRequest("The request body is not valid JSON") from None
     except RecursionError:
-        raise InvalidRequest("The request body is nested too deeply to be a request") from None
+        raise InvalidRequest(TOO_DEEP) from None
     if not isinstance(payload, dict):
         raise InvalidRequest("The request body must be a JSON object")
     if payload.get("model") != model:
