@@ -29,7 +29,7 @@ from gateway.service.jobs import JobService
 from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
 from gateway.state import LocalState, RedisState, SharedState
-from providers.registry import build_adapter
+from providers import registry
 
 __all__ = ["build_router", "build_targets", "create_app"]
 
@@ -42,21 +42,19 @@ MAX_BODY_BYTES = 10 * 1024 * 1024
 def build_targets(config: GatewayConfig) -> dict[str, Target]:
     targets = {}
     for name, p in config.providers.items():
+        kind = registry.kind_of(p)
         try:
-            adapter = build_adapter(
-                p.kind,
-                region=p.region,
-                base_url=p.base_url,
-                image_models=p.image_models,
-                chat_models=p.chat_models,
-                image_api=p.image_api,
-                download_origins=p.download_origins,
-                models=config.models,
-            )
+            adapter = kind.build(p, config.models)
         except ValueError as exc:
             raise ConfigError(f"provider {name!r}: {exc}") from None
         targets[name] = Target(
-            name, adapter, p.api_key, pacing=p.pacing, read_timeout=p.read_timeout, connect_timeout=p.connect_timeout
+            name,
+            adapter,
+            p.api_key,
+            pacing=p.pacing,
+            read_timeout=p.read_timeout,
+            connect_timeout=p.connect_timeout,
+            extras=kind.extras,
         )
     return targets
 

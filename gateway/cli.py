@@ -1,10 +1,9 @@
-"""``image-gateway``: serve the gateway, or run the DashScope emulator."""
+"""``image-gateway``: serve the gateway, check its config and keys, and the provider kinds' own commands."""
 
 from __future__ import annotations
 
 import argparse
 import ipaddress
-import os
 import secrets
 import socket
 import sys
@@ -16,11 +15,11 @@ import uvicorn
 
 from gateway.observability.logs import configure_logging
 from gateway.settings import ConfigError, GatewayConfig, load_config
+from providers import registry
+from providers.kind import ProviderSettings
 from providers.secret import Secret
 
 __all__ = ["main"]
-
-EMULATOR_KEYS_ENV = "DASHSCOPE_EMULATOR_KEYS"
 
 
 def _is_loopback(host: str) -> bool:
@@ -59,44 +58,41 @@ def _uvicorn_config(app: object, host: str, port: int, log_level: str = "info") 
     )
 
 
-def _emulator_app(
-    region: str, latency: float, pending: float, keys: Sequence[str], enforce: bool, compat_images: bool = False
-) -> object:
-    from providers.dashscope.emulator import EmulatorConfig, create_app
+def _serve_app(app: object, host: str, port: int) -> None:
+    uvicorn.Server(_uvicorn_config(app, host, port, log_level="warning")).run()
 
-    config = EmulatorConfig(
-        region=region,  # type: ignore[arg-type]
-        api_keys=tuple(keys),
-        latency=latency,
-        pending_seconds=pending,
-        enforce_limits=enforce,
-        compat_images=compat_images,
-    )
-    return create_app(config)
+
+def _stand_ins(config: GatewayConfig) -> dict[str, ProviderSettings]:
+    """The providers whose kind can be served by an in-process emulator."""
+    return {name: p for name, p in config.providers.items() if registry.kind_of(p).emulator is not None}
 
 
 def _start_embedded_emulators(config: GatewayConfig) -> GatewayConfig:
-    """Serve every DashScope provider from an in-process emulator on a loopback port."""
+    """Serve every provider whose kind has an emulator from one in-process, on a loopback port."""
     key = f"sk-emulator-{secrets.token_hex(16)}"
     providers = dict(config.providers)
-    started: list[str] = []
-    for name, provider in config.providers.items():
-        if provider.kind != "dashscope":
-            continue
+    started: dict[str, list[str]] = {}
+    for name, provider in _stand_ins(config).items():
+        kind = registry.kind_of(provider)
+        assert kind.emulator is not None
         sock = _bind("127.0.0.1", 0)
         port = sock.getsockname()[1]
-        app = _emulator_app(provider.region, 1.0, 0.2, [key], False)
-        server = uvicorn.Server(_uvicorn_config(app, "127.0.0.1", port, log_level="warning"))
+        server = uvicorn.Server(_uvicorn_config(kind.emulator(provider, key), "127.0.0.1", port, log_level="warning"))
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"emulator-{name}").start()
         providers[name] = msgspec.structs.replace(provider, base_url=f"http://127.0.0.1:{port}", api_key=Secret(key))
-        started.append(f"{name} ({provider.region}) at http://127.0.0.1:{port}")
-    if started:
-        print("No DashScope key set: serving from the built-in DashScope emulator: " + ", ".join(started), flush=True)
+        started.setdefault(kind.title, []).append(f"{name} at http://127.0.0.1:{port}")
+    for title, where in started.items():
+        print(f"No {title} key set: serving from the built-in {title} emulator: " + ", ".join(where), flush=True)
     return msgspec.structs.replace(config, providers=providers)
 
 
-def _has_dashscope_key(config: GatewayConfig) -> bool:
-    return any(p.api_key for p in config.providers.values() if p.kind == "dashscope")
+def _keyless(config: GatewayConfig) -> list[str]:
+    """Kinds with an emulator, none of whose providers has a key (named as people call them)."""
+    titles: dict[str, bool] = {}
+    for provider in _stand_ins(config).values():
+        title = registry.kind_of(provider).title
+        titles[title] = titles.get(title, False) or provider.api_key is not None
+    return [title for title, keyed in titles.items() if not keyed]
 
 
 def _load(path: str | None) -> GatewayConfig | None:
@@ -119,11 +115,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.emulator or (not _has_dashscope_key(config) and _is_loopback(args.host)):
+    keyless = _keyless(config)
+    if args.emulator or (keyless and _is_loopback(args.host)):
         config = _start_embedded_emulators(config)
-    elif not _has_dashscope_key(config):
+    else:
         # Never fall back to fake images on a real deployment: say so and serve as configured.
-        print("image-gateway: warning: no DashScope key is set; DashScope models will fail", file=sys.stderr)
+        for title in keyless:
+            print(f"image-gateway: warning: no {title} key is set; {title} models will fail", file=sys.stderr)
     from gateway.app import create_app
     from gateway.http.server import DrainingServer
     from gateway.runtime import Runtime
@@ -191,13 +189,6 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0 if all(row["status"] in ("valid", "not set") for row in rows) else 1
 
 
-def cmd_emulator(args: argparse.Namespace) -> int:
-    keys = [k.strip() for k in os.environ.get(EMULATOR_KEYS_ENV, "").split(",") if k.strip()]
-    app = _emulator_app(args.region, args.latency, args.pending, keys, args.enforce_limits, args.compat_images)
-    uvicorn.Server(_uvicorn_config(app, args.host, args.port, log_level="warning")).run()
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="image-gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -206,24 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--config", help="config file (default: $GATEWAY_CONFIG or config/gateway.yaml)")
-    serve.add_argument("--emulator", action="store_true", help="serve DashScope models from the built-in emulator")
+    serve.add_argument(
+        "--emulator", action="store_true", help="serve providers whose kind has one from its built-in emulator"
+    )
     serve.set_defaults(func=cmd_serve)
 
-    emulator = sub.add_parser(
-        "emulator", help=f"run the DashScope emulator (accepted keys: ${EMULATOR_KEYS_ENV}, comma-separated)"
-    )
-    emulator.add_argument("--host", default="127.0.0.1")
-    emulator.add_argument("--port", type=int, default=8100)
-    emulator.add_argument("--region", choices=["cn", "intl"], default="cn")
-    emulator.add_argument("--latency", type=float, default=1.0, help="seconds per sync call / async task run")
-    emulator.add_argument("--pending", type=float, default=0.2, help="seconds an async task stays PENDING")
-    emulator.add_argument("--enforce-limits", action="store_true", help="apply DashScope's rate and concurrency limits")
-    emulator.add_argument(
-        "--compat-images",
-        action="store_true",
-        help="serve /compatible-mode/v1/images/generations (QwenCloud style; real DashScope hosts 404 it)",
-    )
-    emulator.set_defaults(func=cmd_emulator)
+    for kind in registry.registered():
+        if kind.commands is not None:
+            kind.commands(sub, _serve_app)
 
     check = sub.add_parser("check-config", help="validate a config file without starting")
     check.add_argument("path", nargs="?", help="config file (default: $GATEWAY_CONFIG or config/gateway.yaml)")

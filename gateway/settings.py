@@ -11,11 +11,13 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, cast
 
 import msgspec
 import yaml
 
+from providers import registry
+from providers.kind import Limits, PacingSettings, ProviderSettings
 from providers.secret import Secret
 
 __all__ = [
@@ -47,48 +49,6 @@ Struct = msgspec.Struct
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says where and why."""
-
-
-class Limits(Struct, frozen=True, forbid_unknown_fields=True):
-    #: Upstream submits per second (None: no pacing by rate).
-    rps: float | None = None
-    #: Upstream calls or tasks at once (None: no limit).
-    concurrency: int | None = None
-
-
-class PacingSettings(Struct, frozen=True, forbid_unknown_fields=True):
-    #: Pace each model to the provider's documented limits (DashScope rate table).
-    documented_limits: bool = True
-    #: Per-model overrides of those limits, by model id.
-    models: dict[str, Limits] = {}
-    #: Requests waiting for a slot per model; past it, 429 with retry-after.
-    queue_size: int = 1000
-    #: Longest a request waits for a slot before a 429.
-    queue_timeout_seconds: float = 60.0
-    #: Task polls per second per provider key (DashScope allows 20 per account).
-    poll_qps: float = 20.0
-
-
-class ProviderSettings(Struct, frozen=True, forbid_unknown_fields=True):
-    kind: str
-    base_url: str
-    api_key: Secret | None = None
-    #: DashScope: which regional model names and hosts apply (cn, intl).
-    region: str = "cn"
-    #: OpenAI-compatible upstreams: the image models and chat models they serve.
-    image_models: tuple[str, ...] = ()
-    chat_models: tuple[str, ...] = ()
-    #: OpenAI-compatible upstreams: ask for images at /images/generations, or at
-    #: /chat/completions with a top-level size.
-    image_api: Literal["images", "chat"] = "images"
-    #: OpenAI-compatible upstreams: origins (``scheme://host:port``) besides their own
-    #: that their result URLs may point to, such as a self-hosted server's file host.
-    #: Public https hosts are always allowed; any other host, or port, is refused.
-    download_origins: tuple[str, ...] = ()
-    #: Per-provider timeouts; unset ones come from ``upstream``.
-    connect_timeout: float | None = None
-    read_timeout: float | None = None
-    pacing: PacingSettings = msgspec.field(default_factory=PacingSettings)
 
 
 class UpstreamSettings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -170,7 +130,10 @@ class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
 
 
 class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
+    #: Provider entries, each decoded as its ``kind``'s settings (see providers/registry.py).
     providers: dict[str, ProviderSettings]
+    #: Modules defining provider kinds kept outside this tree (each has a ``KIND``), imported first.
+    provider_modules: tuple[str, ...] = ()
     default_model: str = "wan2.7-image"
     default_provider: str = "dashscope"
     upstream: UpstreamSettings = msgspec.field(default_factory=UpstreamSettings)
@@ -277,7 +240,6 @@ def _line_of(text: str, path: str) -> int | None:
 
 #: Mapping sections whose entries msgspec reports only as ``[...]``: checked one by one to name the key.
 _KEYED_SECTIONS: dict[str, Any] = {
-    "providers": ProviderSettings,
     "routes": RouteSettings,
     "aliases": str,
     "prices": float,
@@ -287,12 +249,17 @@ _KEYED_SECTIONS: dict[str, Any] = {
 
 def _name_the_key(raw: dict[str, Any], path: str) -> str:
     match = re.match(r"^\$\.(\w+)\[\.\.\.\](.*)$", path)
-    if not match or match.group(1) not in _KEYED_SECTIONS or not isinstance(raw.get(match.group(1)), dict):
+    if (
+        not match
+        or match.group(1) not in (*_KEYED_SECTIONS, "providers")
+        or not isinstance(raw.get(match.group(1)), dict)
+    ):
         return path
     section, rest = match.groups()
+    entry = registry.settings_type() if section == "providers" else _KEYED_SECTIONS[section]
     for key, value in raw[section].items():
         try:
-            msgspec.convert(value, _KEYED_SECTIONS[section], dec_hook=_dec_hook)
+            msgspec.convert(value, entry, dec_hook=_dec_hook)
         except msgspec.ValidationError:
             return f"$.{section}.{key}{rest}"
     return path
@@ -325,10 +292,44 @@ def parse_config(text: str, env: Mapping[str, str], source: str) -> GatewayConfi
         raw["redis_url"] = env["REDIS_URL"]
     if not raw.get("redis_url"):
         raw.pop("redis_url", None)
+    _check_kinds(source, text, raw)
     try:
-        return msgspec.convert(raw, GatewayConfig, dec_hook=_dec_hook)
+        return msgspec.convert(raw, _decoded_config(), dec_hook=_dec_hook)
     except msgspec.ValidationError as exc:
         raise ConfigError(_where(source, text, raw, exc)) from None
+
+
+def _check_kinds(source: str, text: str, raw: dict[str, Any]) -> None:
+    """Load the config's own provider kinds, and name any entry whose kind is unknown."""
+    modules = raw.get("provider_modules") or []
+    if isinstance(modules, list) and all(isinstance(m, str) for m in modules):
+        try:
+            registry.import_kinds(modules)
+        except ValueError as exc:
+            raise ConfigError(f"{source}:{_line_of(text, '$.provider_modules') or 1}: {exc}") from None
+    providers = raw.get("providers")
+    for name, entry in (providers if isinstance(providers, dict) else {}).items():
+        kind = entry.get("kind") if isinstance(entry, dict) else None
+        if isinstance(kind, str) and registry.find(kind) is None:
+            line = _line_of(text, f"$.providers.{name}.kind") or 1
+            known = ", ".join(registry.kinds())
+            raise ConfigError(f"{source}:{line}: provider {name!r}: unknown provider kind {kind!r} (known: {known})")
+
+
+def _decoded_config() -> type[GatewayConfig]:
+    """GatewayConfig with ``providers`` decoded as the tagged union of the kinds registered now."""
+    union = registry.settings_type()
+    cached = _DECODERS.get(union)
+    if cached is None:
+        fields = [("providers", dict[str, union])]  # type: ignore[valid-type]
+        made = msgspec.defstruct(
+            "GatewayConfig", fields, bases=(GatewayConfig,), frozen=True, forbid_unknown_fields=True
+        )
+        cached = _DECODERS[union] = cast(type[GatewayConfig], made)
+    return cached
+
+
+_DECODERS: dict[Any, type[GatewayConfig]] = {}
 
 
 def load_config(path: str | os.PathLike[str] | None = None, env: Mapping[str, str] | None = None) -> GatewayConfig:

@@ -9,6 +9,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import msgspec
+
 from gateway.engine.pacing import Pacer, wait_turn
 from gateway.engine.retry import Backoff
 from gateway.engine.transport import TransportError, Upstream
@@ -18,6 +20,7 @@ from gateway.settings import PacingSettings, UpstreamSettings
 from gateway.state import LocalState, SharedState
 from providers.base import HttpRequest, HttpResponse, ImageAdapter, ImageBatch, ModelInfo, TaskRef, UpstreamCall
 from providers.errors import ApiError, UpstreamError
+from providers.kind import NoExtras
 from providers.secret import Secret
 
 __all__ = ["Engine", "Target"]
@@ -44,6 +47,8 @@ class Target:
     pacing: PacingSettings = field(default_factory=PacingSettings)
     read_timeout: float | None = None
     connect_timeout: float | None = None
+    #: The provider parameters (``extra_body``) its kind takes from clients.
+    extras: type[msgspec.Struct] = NoExtras
 
 
 #: Upstream error codes are the upstream's words: the first this many distinct ones are

@@ -25,9 +25,9 @@ from gateway.http.sse import DONE, HEADERS, KEEPALIVE_SECONDS, error_event, even
 from gateway.observability.context import current_request
 from gateway.routes.chat_proxy import proxy_chat
 from gateway.routes.run import serve_images, served_headers
-from gateway.service.chat_images import ChatJob, Reply, chat_job, completion, final_chunks, opening_chunks
+from gateway.service.chat_images import ChatJob, Reply, chat_ask, chat_job, completion, final_chunks, opening_chunks
 from gateway.service.images import ImageService, Served
-from gateway.service.routing import Route
+from gateway.service.plan import Plan, plan_images
 from gateway.wire.chat import ChatHead, ChatRequest
 from gateway.wire.decode import decode_request, require_json
 from providers.errors import ApiError
@@ -58,7 +58,7 @@ async def image_chat_events(
     task = asyncio.ensure_future(work())
     task.add_done_callback(_retrieve)
     try:
-        for chunk in opening_chunks(reply, job.spec.n):
+        for chunk in opening_chunks(reply, job.n):
             yield event(chunk)
         async for beat in keepalive_until(task, keepalive):
             yield beat
@@ -82,13 +82,11 @@ async def image_chat_events(
     yield DONE
 
 
-async def _stream(service: ImageService, routes: list[Route], job: ChatJob, reply: Reply) -> Stream:
-    # Checked now, while an error can still be an HTTP status.
-    await service.prepare(job.model, job.spec)
-    route = routes[0]
+def _stream(service: ImageService, plan: Plan, job: ChatJob, reply: Reply) -> Stream:
+    route = plan.routes[0]
 
     def work() -> Coroutine[Any, Any, Served]:
-        return service.run(job.model, job.spec, job.response_format, routes=routes)
+        return service.run(plan)
 
     headers = {**HEADERS, "x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
     return Stream(image_chat_events(work, reply, job), media_type="text/event-stream", headers=headers)
@@ -106,11 +104,13 @@ async def chat_completions(request: Request[Any, Any, Any], state: State) -> Res
     if route.model.kind == "chat":
         return await proxy_chat(request, service, route, body, requested=head.model, stream=bool(head.stream))
     req = decode_request(body, ChatRequest)
-    job = await chat_job(service, req, route, markdown_default=_markdown_default(service))
+    # Planned (and so checked) now, on the targets picked above, while an error can still be an HTTP status.
+    plan = await plan_images(service, chat_ask(req, route, body), routes)
+    job = chat_job(req, plan.spec.n, markdown_default=_markdown_default(service))
     reply = Reply.new(route.model.id)
     if req.stream:
-        return await _stream(service, routes, job, reply)
-    served = await serve_images(request, service, job.model, job.spec, job.response_format, routes)
+        return _stream(service, plan, job, reply)
+    served = await serve_images(request, service, plan)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)
     return Response(

@@ -19,9 +19,11 @@ from gateway.http.multipart import read_form
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response
 from gateway.routes.jobs import prefers_async, submit_job
 from gateway.routes.run import serve_images, served_headers
+from gateway.service.ask import ImageAsk
 from gateway.service.images import ImageService
-from gateway.service.references import Reference, json_references
-from gateway.service.specs import edit_spec
+from gateway.service.plan import plan_images
+from gateway.service.references import json_references
+from gateway.service.specs import edit_ask, generation_ask
 from gateway.wire.decode import decode_request, media_type, param_of, require_json
 from gateway.wire.images import EditRequest, ImageGenerationRequest
 from providers.errors import InvalidRequest
@@ -34,17 +36,18 @@ async def images_generations(request: Request[Any, Any, Any], state: State) -> R
     require_client_key(request)
     service: ImageService = state.images
     require_json(request.headers.get("content-type", ""))
-    body = decode_request(await request.body(), ImageGenerationRequest)
-    spec, response_format = service.spec_of(body), body.response_format or "url"
+    body = await request.body()
+    ask = generation_ask(decode_request(body, ImageGenerationRequest), body)
+    plan = await plan_images(service, ask)
     if prefers_async(request):
-        return await submit_job(request, body.model, spec, response_format)
-    served = await serve_images(request, service, body.model, spec, response_format)
+        return await submit_job(request, plan)
+    served = await serve_images(request, service, plan)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)
     return json_response(served.response, served_headers(served))
 
 
-async def _read(request: Request[Any, Any, Any]) -> tuple[EditRequest, list[Reference], bool]:
+async def _read(request: Request[Any, Any, Any]) -> ImageAsk:
     content_type = request.headers.get("content-type", "")
     if media_type(content_type) in ("multipart/form-data", "application/x-www-form-urlencoded"):
         form = await read_form(request)
@@ -52,26 +55,22 @@ async def _read(request: Request[Any, Any, Any]) -> tuple[EditRequest, list[Refe
             # strict=False: form fields are text ("2", "true") where the schema says int or bool.
             req = msgspec.convert(form.fields, EditRequest, strict=False)
         except msgspec.ValidationError as exc:
-            raise _validation_error(exc) from None
-        return req, form.images, form.mask
+            raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
+        return edit_ask(req, form.images, form.mask, form.fields)
     require_json(content_type)
-    req = decode_request(await request.body(), EditRequest)
-    return req, json_references(req), req.mask not in (None, "", [], {})
-
-
-def _validation_error(exc: msgspec.ValidationError) -> InvalidRequest:
-    return InvalidRequest(f"Invalid request: {exc}", param=param_of(exc))
+    body = await request.body()
+    req = decode_request(body, EditRequest)
+    return edit_ask(req, json_references(req), req.mask not in (None, "", [], {}), body)
 
 
 @post("/v1/images/edits", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
 async def images_edits(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     require_client_key(request)
     service: ImageService = state.images
-    req, refs, mask = await _read(request)
-    spec, routes = await edit_spec(service, req, refs, mask)
+    plan = await plan_images(service, await _read(request))
     if prefers_async(request):
-        return await submit_job(request, req.model, spec, req.response_format or "url", routes)
-    served = await serve_images(request, service, req.model, spec, req.response_format or "url", routes)
+        return await submit_job(request, plan)
+    served = await serve_images(request, service, plan)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)
     return json_response(served.response, served_headers(served))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request, Response, delete, get
@@ -12,10 +11,9 @@ from gateway.http.auth import require_client_key
 from gateway.http.responses import json_response
 from gateway.observability.context import current_request
 from gateway.service.jobs import JobRecord, JobService
-from gateway.service.routing import Route
+from gateway.service.plan import Plan
 from gateway.wire.errors import ErrorBody
 from gateway.wire.jobs import JobView
-from providers.base import ImageSpec
 from providers.errors import ApiError
 
 __all__ = ["JOB_ROUTES", "prefers_async", "submit_job"]
@@ -42,19 +40,12 @@ def view(record: JobRecord) -> JobView:
     return job
 
 
-async def submit_job(
-    request: Request[Any, Any, Any],
-    model: str | None,
-    spec: ImageSpec,
-    response_format: str,
-    routes: Sequence[Route] | None = None,
-) -> Response[bytes]:
-    """202 with the job. The client's limits and the request's validity are checked now
-    (an error is an HTTP error, not a failed job); the work runs in the background."""
+async def submit_job(request: Request[Any, Any, Any], plan: Plan) -> Response[bytes]:
+    """202 with the job; the work runs in the background. The plan has checked the client's
+    limits and the request against the target the job uses: an error was an HTTP error."""
     jobs: JobService = request.app.state.jobs
-    prepared = await jobs.images.prepare(model, spec)
     ctx = current_request()
-    record = await jobs.submit(model, spec, response_format, ctx.client if ctx else None, list(routes or prepared))
+    record = await jobs.submit(plan, ctx.client if ctx else None)
     headers = {"location": f"/v1/images/jobs/{record.id}", "preference-applied": "respond-async"}
     return json_response(view(record), headers, 202)
 

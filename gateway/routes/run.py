@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from litestar import Request
 
 from gateway.http.disconnect import ClientGone, unless_client_leaves
 from gateway.service.images import ImageService, Served
-from gateway.service.routing import Route
-from providers.base import ImageSpec
+from gateway.service.plan import Plan
 
 __all__ = ["serve_images", "served_headers", "wants_cache"]
 
@@ -21,17 +19,10 @@ def wants_cache(request: Request[Any, Any, Any]) -> bool:
     return "no-cache" not in directives and "no-store" not in directives
 
 
-async def serve_images(
-    request: Request[Any, Any, Any],
-    service: ImageService,
-    model: str | None,
-    spec: ImageSpec,
-    fmt: str,
-    routes: Sequence[Route] | None = None,
-) -> Served | None:
+async def serve_images(request: Request[Any, Any, Any], service: ImageService, plan: Plan) -> Served | None:
     """:meth:`ImageService.run`, cancelled if the client leaves (None then)."""
     try:
-        work = service.run(model, spec, fmt, use_cache=wants_cache(request), routes=routes)
+        work = service.run(plan, use_cache=wants_cache(request))
         return await unless_client_leaves(request, work)
     except ClientGone:
         return None

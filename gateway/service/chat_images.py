@@ -14,10 +14,10 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from gateway.service.images import ImageService
-from gateway.service.references import Reference, check_count, prepare_references, require_edits
+from gateway.service.ask import ImageAsk
+from gateway.service.references import Reference
 from gateway.service.routing import Route
-from gateway.service.specs import auto_size, check_n, image_config_size, is_auto
+from gateway.service.specs import check_n, image_config_size, is_auto
 from gateway.wire.chat import (
     AssistantMessage,
     ChatChoice,
@@ -31,10 +31,9 @@ from gateway.wire.chat import (
     InMessage,
 )
 from gateway.wire.images import ImagesResponse
-from providers.base import ImageSpec
 from providers.errors import InvalidRequest
 
-__all__ = ["ChatJob", "Reply", "chat_job", "completion", "final_chunks", "opening_chunks"]
+__all__ = ["ChatJob", "Reply", "chat_ask", "chat_job", "completion", "final_chunks", "opening_chunks"]
 
 _TEXT_PARTS = frozenset({"text", "input_text"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image"})
@@ -42,9 +41,9 @@ _IMAGE_PARTS = frozenset({"image_url", "input_image"})
 
 @dataclass(frozen=True, slots=True)
 class ChatJob:
-    model: str | None
-    spec: ImageSpec
-    response_format: str
+    """How the images of one chat request are answered."""
+
+    n: int
     markdown: bool
     include_usage: bool
 
@@ -92,36 +91,35 @@ def _size(req: ChatRequest) -> str | None:
     return image_config_size(config.aspect_ratio, config.image_size)
 
 
-async def chat_job(service: ImageService, req: ChatRequest, route: Route, *, markdown_default: bool) -> ChatJob:
+def chat_ask(req: ChatRequest, route: Route, body: bytes) -> ImageAsk:
     """The image request a chat request stands for. Raises InvalidRequest naming the field."""
     if req.modalities is not None and "image" not in req.modalities:
         raise InvalidRequest(
             f"Model '{route.model.id}' answers with images: include \"image\" in 'modalities'", param="modalities"
         )
-    n = check_n(req.n)
+    check_n(req.n)
     prompt, refs = _content(_last_user(req.messages).content)
     if not prompt.strip():
         raise InvalidRequest("The last user message has no text to use as the prompt", param="messages")
-    info = route.model
-    name = service.router.canonical(req.model)
-    uris: tuple[str, ...] = ()
-    size = _size(req)
-    if refs:
-        require_edits(info, name)
-    if refs or info.images[0]:
-        check_count(info, name, len(refs), "messages")
-        prepared = await prepare_references(refs, info, service.image_workers, param="messages")
-        uris = prepared.uris
-        if size is None:
-            size = auto_size(info, req.quality, prepared.last_size)
     config = req.image_config
-    spec = ImageSpec(
-        prompt=prompt, n=n, size=size, quality=req.quality, style=req.style, extras=req.extras(), images=uris
+    return ImageAsk(
+        req.model,
+        prompt,
+        req.n,
+        _size(req),
+        req.quality,
+        req.style,
+        (config.response_format if config else None) or "url",
+        fields=body,
+        references=refs,
+        reference_param="messages",
     )
+
+
+def chat_job(req: ChatRequest, n: int, *, markdown_default: bool) -> ChatJob:
+    config = req.image_config
     return ChatJob(
-        model=req.model,
-        spec=spec,
-        response_format=(config.response_format if config else None) or "url",
+        n=n,
         markdown=config.markdown if config and config.markdown is not None else markdown_default,
         include_usage=bool(req.stream_options and req.stream_options.include_usage),
     )
@@ -179,7 +177,7 @@ def final_chunks(reply: Reply, images: ImagesResponse, job: ChatJob) -> list[Cha
         for i, url in enumerate(urls)
     ]
     # Every choice opened gets its finish, also one whose image failed upstream (partial failure).
-    chunks += [_chunk(reply, [ChunkChoice(i, Delta(), "stop")]) for i in range(max(job.spec.n, len(urls)))]
+    chunks += [_chunk(reply, [ChunkChoice(i, Delta(), "stop")]) for i in range(max(job.n, len(urls)))]
     if job.include_usage:
         chunks.append(_chunk(reply, [], _usage(images)))
     return chunks

@@ -22,13 +22,14 @@ from gateway.engine.pacing import QueueFull
 from gateway.http.auth import KeyRing
 from gateway.observability.context import RequestContext, current_request
 from gateway.service.imagework import ImageWorkers
+from gateway.service.plan import Plan
 from gateway.service.routing import Route, Router
-from gateway.service.specs import MAX_N, check_n, check_openai_options, check_prompt
+from gateway.service.specs import MAX_N
 from gateway.settings import GatewayConfig
 from gateway.sharing.answers import AnswerSharing, Served
 from gateway.sharing.cache import request_fingerprint
 from gateway.state import LocalState, SharedState
-from gateway.wire.images import ImageData, ImageGenerationRequest, ImagesResponse, ImagesUsage
+from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
 from providers.base import ImageBatch, ImageSpec, TaskRef, UpstreamCall
 from providers.errors import ApiError, ServiceUnavailable, UpstreamTimeout
 
@@ -87,35 +88,14 @@ class ImageService:
             breaker = self._breakers[key] = Breaker(settings.failure_threshold, settings.cooldown_seconds)
         return breaker
 
-    def spec_of(self, req: ImageGenerationRequest) -> ImageSpec:
-        check_openai_options(req)
-        return ImageSpec(
-            prompt=check_prompt(req.prompt),
-            n=check_n(req.n),
-            size=req.size,
-            quality=req.quality,
-            style=req.style,
-            extras=req.extras(),
-        )
-
-    async def admit(self, model: str | None, spec: ImageSpec) -> list[Route]:
-        """The targets for a request this client may make now; raises 403/404/429 otherwise."""
+    async def admit(self, requested: str | None, name: str, route: Route, prompt: str, n: int) -> None:
+        """Raises 403/429 unless this client may make the request now (once per request)."""
         ctx = current_request()
-        name = self.router.canonical(model)
-        routes = self.router.candidates(name)  # first: an unknown name must never become a metric label
         if ctx is not None and not ctx.admitted:
-            ctx.model = name
-            ctx.prompt = spec.prompt
-            await self.keyring.authorize(ctx.client_key, {model or name, name}, spec.n)
+            ctx.model = name  # only now: an unknown name must never become a metric label
+            ctx.prompt = prompt
+            await self.keyring.authorize(ctx.client_key, {requested or name, name}, n)
             ctx.admitted = True
-        return routes
-
-    async def prepare(self, model: str | None, spec: ImageSpec) -> list[Route]:
-        """:meth:`admit`, and the upstream calls built once, so a bad request fails now,
-        while it can still be an HTTP error (async jobs, streamed chat)."""
-        routes = await self.admit(model, spec)
-        routes[0].target.adapter.generation_calls(routes[0].model.id, spec)
-        return routes
 
     async def _fingerprint(self, name: str, spec: ImageSpec, response_format: str) -> str:
         parts = (
@@ -133,24 +113,11 @@ class ImageService:
             return await asyncio.to_thread(request_fingerprint, *parts)
         return request_fingerprint(*parts)
 
-    async def run(
-        self,
-        model: str | None,
-        spec: ImageSpec,
-        response_format: str,
-        *,
-        use_cache: bool = True,
-        routes: Sequence[Route] | None = None,
-    ) -> Served:
-        """Images for ``spec`` from the targets serving ``model``, as an OpenAI images answer.
-
-        ``routes`` are the targets already chosen for this request (weighted routes pick
-        at random: a caller that looked at the model first must get the same one).
-        """
+    async def run(self, plan: Plan, *, use_cache: bool = True) -> Served:
+        """The planned images, from the first of its targets that makes them, as an OpenAI images answer."""
         ctx = current_request()
-        chosen = await self.admit(model, spec)
-        routes = routes or chosen
-        key = await self._fingerprint(self.router.canonical(model), spec, response_format)
+        spec, response_format = plan.spec, plan.response_format
+        key = await self._fingerprint(plan.name, spec, response_format)
         sharing = self.sharing
         cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
         if cacheable and use_cache:
@@ -162,7 +129,7 @@ class ImageService:
             self.metrics.of(self.metrics.cache, "bypass").inc()
         # Identical requests in flight share one upstream call, per client key.
         flight_key = f"{ctx.client if ctx else ''}:{key}"
-        served, joined = await sharing.flight(flight_key, lambda: self._serve(routes, spec, response_format))
+        served, joined = await sharing.flight(flight_key, lambda: self._serve(plan))
         if cacheable and len(served.response.data) == spec.n:  # a partial answer is not worth keeping
             await sharing.store(key, served)
         cache = "shared" if joined else ("miss" if cacheable and use_cache else "bypass" if cacheable else None)
@@ -176,22 +143,21 @@ class ImageService:
             ctx.cache = served.cache
         return served
 
-    async def _serve(self, routes: Sequence[Route], spec: ImageSpec, response_format: str) -> Served:
+    async def _serve(self, plan: Plan) -> Served:
         deadline = time.monotonic() + self.deadline_seconds
         try:
             async with asyncio.timeout(self.deadline_seconds):
-                return await self._fallback(routes, spec, response_format, deadline)
+                return await self._fallback(plan, deadline)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"The upstream did not finish within the gateway's {self.deadline_seconds:g}s deadline"
             ) from None
 
-    async def _fallback(
-        self, routes: Sequence[Route], spec: ImageSpec, response_format: str, deadline: float
-    ) -> Served:
+    async def _fallback(self, plan: Plan, deadline: float) -> Served:
         """Try each target in order; only failures another target could avoid move on."""
         last: ApiError | None = None
         ctx = current_request()
+        routes = plan.routes
         for index, route in enumerate(routes):
             if index and last is not None:
                 previous = routes[index - 1].target.name
@@ -199,7 +165,7 @@ class ImageService:
                 if ctx is not None:
                     ctx.fallbacks += 1
             # Built before the breaker is asked: a bad request must not count as (or use up) a probe.
-            calls = route.target.adapter.generation_calls(route.model.id, spec)
+            calls = plan.calls(index)
             breaker = self.breaker(route)
             if not breaker.allow():
                 last = ServiceUnavailable(
@@ -209,7 +175,7 @@ class ImageService:
                 )
                 continue
             try:
-                served = await self._serve_at(route, calls, response_format, deadline)
+                served = await self._serve_at(route, calls, plan.response_format, deadline)
             except ApiError as err:
                 self._judge(breaker, err)
                 self._circuit_metric(route, breaker)

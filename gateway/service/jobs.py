@@ -21,12 +21,12 @@ from cachetools import TTLCache
 
 from gateway.observability.context import set_current_request, task_listener
 from gateway.service.images import ImageService
-from gateway.service.routing import Route
+from gateway.service.plan import Plan
 from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
 from gateway.state import SharedState
 from gateway.wire.images import ImagesResponse
-from providers.base import ImageSpec, TaskCanceller, TaskRef
+from providers.base import TaskCanceller, TaskRef
 from providers.errors import ApiError, InvalidRequest, UpstreamError
 
 __all__ = ["JobRecord", "JobService", "NotCancellable"]
@@ -108,23 +108,21 @@ class JobService:
         record = msgspec.json.decode(raw, type=JobRecord)
         return record if record.client == client else None  # other keys' jobs do not exist for you
 
-    async def submit(
-        self, model: str | None, spec: ImageSpec, response_format: str, client: str | None, routes: list[Route]
-    ) -> JobRecord:
-        """Record the job and start it; ``routes`` were chosen (and the request checked) by the caller."""
+    async def submit(self, plan: Plan, client: str | None) -> JobRecord:
+        """Record the job and start it (the plan checked the request and the client)."""
         record = JobRecord(
             id=f"imgjob_{os.urandom(12).hex()}",
             status="running",
             created=int(time.time()),
             client=client,
-            model=self.images.router.canonical(model),
-            response_format=response_format,
+            model=plan.name,
+            response_format=plan.response_format,
             owner=self.replica,
             heartbeat=time.time(),
         )
         await self._save(record)
         await self._beat(record.id)
-        self._start(record, self._generate(record, model, spec, response_format, routes))
+        self._start(record, self._generate(record, plan))
         return record
 
     def _start(self, record: JobRecord, work: Coroutine[Any, Any, None]) -> None:
@@ -177,20 +175,18 @@ class JobService:
         await self._save(record)
         self.uncollected[record.id] = True
 
-    async def _generate(
-        self, record: JobRecord, model: str | None, spec: ImageSpec, response_format: str, routes: list[Route]
-    ) -> None:
+    async def _generate(self, record: JobRecord, plan: Plan) -> None:
         async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:
             record.provider, record.model_id = provider, model_id
             record.tasks = [t for t in record.tasks if t.index != index] + [JobTask(index, task_id, n)]
             await self._save(record)
 
-        route = routes[0]
+        route = plan.routes[0]
         record.provider, record.model_id = route.target.name, route.model.id
-        record.calls = len(route.target.adapter.generation_calls(route.model.id, spec))
+        record.calls = len(plan.calls(0))
         task_listener.set(note_task)
         try:
-            served = await self.images.run(model, spec, response_format, routes=routes)
+            served = await self.images.run(plan)
         except ApiError as err:
             await self._finish(record, err)
             return
@@ -256,7 +252,7 @@ class JobService:
             cancelled += adapter.cancelled(response)
         if not cancelled:
             raise NotCancellable(
-                "The upstream task has already started; DashScope only cancels tasks still queued", param="id"
+                "The upstream task has already started; its provider cancels only tasks still queued", param="id"
             )
         # With some of its tasks cancelled the job cannot complete: it is cancelled as a whole.
         await self.state.put(f"job-cancel/{job_id}", b"1", self.settings.ttl_seconds)

@@ -13,17 +13,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
 
-from gateway.service.references import Reference, check_count, prepare_references, require_edits
-from gateway.wire.images import EditRequest, ImageOptions
-from providers.base import ImageSpec, ModelInfo
+from gateway.service.ask import ExtrasSource, ImageAsk
+from gateway.service.references import Reference
+from gateway.wire.images import EditRequest, ImageGenerationRequest, ImageOptions
+from providers.base import ModelInfo
 from providers.errors import InvalidRequest, UnsupportedParameter
 from providers.sizes import TOKEN_SIDES
-
-if TYPE_CHECKING:
-    from gateway.service.images import ImageService
-    from gateway.service.routing import Route
 
 __all__ = [
     "MAX_N",
@@ -31,7 +28,8 @@ __all__ = [
     "check_n",
     "check_openai_options",
     "check_prompt",
-    "edit_spec",
+    "edit_ask",
+    "generation_ask",
     "image_config_size",
     "is_auto",
     "parse_ratio",
@@ -127,12 +125,17 @@ def image_config_size(aspect_ratio: str | None, image_size: str | None, param: s
     return size_for(width, height, token or "1K")
 
 
-async def edit_spec(
-    service: ImageService, req: EditRequest, refs: list[Reference], mask: bool
-) -> tuple[ImageSpec, list[Route]]:
-    """The edit as an ImageSpec, checked against the model it will go to, and its targets. Raises InvalidRequest."""
+def generation_ask(req: ImageGenerationRequest, body: bytes) -> ImageAsk:
+    check_openai_options(req)
+    return ImageAsk(
+        req.model, req.prompt, req.n, req.size, req.quality, req.style, req.response_format or "url", fields=body
+    )
+
+
+def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: bool, fields: ExtrasSource) -> ImageAsk:
+    """Raises 400 for what no edit here can honour."""
     if mask:
-        # No DashScope edit model takes an OpenAI mask (transparent = edit here); ignoring it
+        # No edit model here takes an OpenAI mask (transparent = edit here); ignoring it
         # would silently edit the whole image.
         raise UnsupportedParameter(
             "'mask' is not supported: the edit models here take no OpenAI-style mask. "
@@ -140,24 +143,15 @@ async def edit_spec(
             param="mask",
         )
     check_openai_options(req)
-    n = check_n(req.n)
-    check_prompt(req.prompt)
-    name = service.router.canonical(req.model)
-    routes = service.router.candidates(req.model)
-    info = routes[0].model
-    require_edits(info, name)
-    if not refs:
-        raise InvalidRequest("'image' is required: send one file as 'image' or several as 'image[]'", param="image")
-    check_count(info, name, len(refs), "image")
-    prepared = await prepare_references(refs, info, service.image_workers, param="image")
-    size = auto_size(info, req.quality, prepared.last_size) if is_auto(req.size) else req.size
-    spec = ImageSpec(
-        prompt=req.prompt,
-        n=n,
-        size=size,
-        quality=req.quality,
-        style=req.style,
-        extras=req.extras(),
-        images=prepared.uris,
+    return ImageAsk(
+        req.model,
+        req.prompt,
+        req.n,
+        req.size,
+        req.quality,
+        req.style,
+        req.response_format or "url",
+        fields=fields,
+        references=refs,
+        needs_references=True,
     )
-    return spec, routes

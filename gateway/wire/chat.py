@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 import msgspec
 
-from gateway.wire.images import DashScopeExtras, Quality
+from gateway.wire.images import Quality
 
 __all__ = [
     "AssistantMessage",
@@ -55,7 +55,7 @@ class StreamOptions(msgspec.Struct):
     include_usage: bool | None = None
 
 
-class ChatRequest(DashScopeExtras, kw_only=True):
+class ChatRequest(msgspec.Struct, kw_only=True):
     messages: list[InMessage]
     model: str | None = None
     n: int | None = None

@@ -10,8 +10,6 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
-    "EXTRA_NAMES",
-    "DashScopeExtras",
     "EditRequest",
     "ImageData",
     "ImageGenerationRequest",
@@ -22,38 +20,22 @@ __all__ = [
 ]
 
 
-class DashScopeExtras(msgspec.Struct, kw_only=True):
-    """DashScope parameters OpenAI SDK clients send through ``extra_body`` (top level).
-
-    Typed, so a wrong type is a 400 naming the field (multipart text converts).
-    """
-
-    negative_prompt: str | None = None
-    seed: int | None = None
-    prompt_extend: bool | None = None
-    watermark: bool | None = None
-    thinking_mode: bool | None = None
-
-    def extras(self) -> dict[str, Any]:
-        return {name: getattr(self, name) for name in EXTRA_NAMES if getattr(self, name) is not None}
-
-
-EXTRA_NAMES = tuple(DashScopeExtras.__struct_fields__)
-
-
 #: OpenAI's qualities: DALL-E's standard/hd, GPT-image's low/medium/high, and auto.
 Quality = Literal["auto", "standard", "hd", "low", "medium", "high"]
 
 
-class ImageOptions(DashScopeExtras, kw_only=True):
-    """The OpenAI image request fields shared by generations and edits."""
+class ImageOptions(msgspec.Struct, kw_only=True):
+    """The OpenAI image request fields shared by generations and edits.
+
+    Provider parameters (``extra_body``) are read per target, with its kind's extras Struct.
+    """
 
     prompt: str
     model: str | None = None
     n: int | None = None
     size: str | None = None
     quality: Quality | None = None
-    # DashScope's styles too (wanx-v1 takes "<photography>", ...): checked upstream.
+    # Providers' own styles too (wanx-v1 takes "<photography>", ...): checked by the adapter.
     style: str | None = None
     response_format: Literal["url", "b64_json"] | None = None
     user: str | None = None

@@ -15,7 +15,7 @@ from gateway.service.images import Served
 from gateway.service.specs import auto_size, check_n, image_config_size, size_for
 from gateway.wire.chat import InMessage
 from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
-from providers.base import ImageSpec, ModelInfo
+from providers.base import ModelInfo
 from providers.errors import ContentPolicyViolation, InvalidRequest
 
 WAN27 = ModelInfo(
@@ -99,7 +99,7 @@ def test_capabilities_of_a_chat_model() -> None:
 
 
 def _job(n: int = 1, usage: bool = False) -> ChatJob:
-    return ChatJob("m", ImageSpec(prompt="p", n=n), "url", True, usage)
+    return ChatJob(n, True, usage)
 
 
 def _served(*urls: str) -> Served:

@@ -7,6 +7,7 @@ from typing import Any
 import msgspec
 import pytest
 
+from providers import registry
 from providers.base import ChatProxy, HttpResponse, ImageSpec
 from providers.errors import (
     ApiError,
@@ -22,8 +23,8 @@ from providers.errors import (
     UpstreamTimeout,
 )
 from providers.openai_compat.adapter import OpenAICompatAdapter
+from providers.openai_compat.kind import OpenAICompatSettings
 from providers.openai_compat.request import size_param
-from providers.registry import build_adapter
 
 BASE = "https://api.example.com/v1"
 
@@ -74,9 +75,10 @@ def test_models_and_kinds() -> None:
     assert image is not None and image.edits and image.images == (0, 16) and image.auto_size == "omit"
     assert compat.resolve("nope") is None
     assert isinstance(compat, ChatProxy)
-    assert isinstance(
-        build_adapter("openai-compatible", base_url=BASE, region="cn", image_models=("a",)), OpenAICompatAdapter
-    )
+    kind = registry.find("openai-compatible")
+    assert kind is not None
+    settings = OpenAICompatSettings(base_url=BASE, image_models=("a",))
+    assert isinstance(kind.build(settings, {}), OpenAICompatAdapter)
 
 
 def test_images_style_generation_and_edit() -> None:

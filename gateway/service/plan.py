@@ -1,0 +1,126 @@
+"""One image request, planned once: its targets, its ImageSpec, each target's upstream calls.
+
+Every image route (generations, edits, chat; served now, as a job or as a stream)
+describes what the client asked for as an :class:`ImageAsk` and gets a :class:`Plan`
+from :func:`plan_images`. The plan picks the targets once (a weighted route picks at
+random), checks the request against the first target (so a bad request is a 400
+while it can still be one) and builds each target's upstream calls at most once:
+fallback, jobs and streams reuse them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from gateway.service.ask import ExtrasSource, ImageAsk
+from gateway.service.references import check_count, prepare_references, require_edits
+from gateway.service.specs import auto_size, check_n, check_prompt, is_auto
+from gateway.wire.decode import decode_request, param_of
+from providers.base import ImageSpec, UpstreamCall
+from providers.errors import InvalidRequest
+from providers.kind import extras_of
+
+if TYPE_CHECKING:
+    from gateway.service.images import ImageService
+    from gateway.service.routing import Route
+
+__all__ = ["ImageAsk", "Plan", "plan_images"]
+
+
+class Plan:
+    """The targets of one request, in the order they are tried, and what each is sent."""
+
+    __slots__ = ("_calls", "_extras", "name", "requested", "response_format", "routes", "spec")
+
+    def __init__(
+        self,
+        requested: str | None,
+        name: str,
+        spec: ImageSpec,
+        response_format: str,
+        routes: Sequence[Route],
+        extras: dict[type[msgspec.Struct], dict[str, Any]],
+    ) -> None:
+        self.requested = requested
+        self.name = name
+        #: As sent to the first target (its kind's extras).
+        self.spec = spec
+        self.response_format = response_format
+        self.routes = tuple(routes)
+        self._extras = extras
+        self._calls: dict[int, list[UpstreamCall]] = {}
+
+    def __repr__(self) -> str:
+        return f"Plan({self.name!r}, {list(self.routes)})"
+
+    def spec_at(self, index: int) -> ImageSpec:
+        extras = self._extras[self.routes[index].target.extras]
+        return self.spec if extras == self.spec.extras else dataclasses.replace(self.spec, extras=extras)
+
+    def calls(self, index: int) -> list[UpstreamCall]:
+        """The upstream calls for the index-th target, built the first time they are asked for."""
+        calls = self._calls.get(index)
+        if calls is None:
+            route = self.routes[index]
+            calls = self._calls[index] = route.target.adapter.generation_calls(route.model.id, self.spec_at(index))
+        return calls
+
+
+def _extras(fields: ExtrasSource, type_: type[msgspec.Struct]) -> dict[str, Any]:
+    if isinstance(fields, bytes):
+        return extras_of(decode_request(fields, type_))
+    try:
+        # strict=False: form fields are text ("2", "true") where the Struct says int or bool.
+        return extras_of(msgspec.convert(fields, type_, strict=False))
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
+
+
+async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Route] | None = None) -> Plan:
+    """The plan for ``ask``, authorized for the client. Raises the 4xx the request deserves.
+
+    ``routes``: targets already chosen for this request (chat looks at the model first).
+    """
+    n = check_n(ask.n)
+    check_prompt(ask.prompt)
+    router = service.router
+    name = router.canonical(ask.model)
+    routes = list(routes or router.candidates(name))
+    await service.admit(ask.model, name, routes[0], ask.prompt, n)
+    info = routes[0].model
+    size = ask.size
+    images: tuple[str, ...] = ()
+    refs = ask.references
+    if refs is not None:
+        if refs or ask.needs_references:
+            require_edits(info, name)
+        if ask.needs_references and not refs:
+            raise InvalidRequest(
+                "'image' is required: send one file as 'image' or several as 'image[]'", param=ask.reference_param
+            )
+        if refs or info.images[0]:
+            check_count(info, name, len(refs), ask.reference_param)
+            prepared = await prepare_references(refs, info, service.image_workers, param=ask.reference_param)
+            images = prepared.uris
+            if is_auto(size):
+                size = auto_size(info, ask.quality, prepared.last_size)
+    extras: dict[type[msgspec.Struct], dict[str, Any]] = {}
+    for route in routes:
+        if route.target.extras not in extras:
+            extras[route.target.extras] = _extras(ask.fields, route.target.extras)
+    spec = ImageSpec(
+        prompt=ask.prompt,
+        n=n,
+        size=size,
+        quality=ask.quality,
+        style=ask.style,
+        extras=extras[routes[0].target.extras],
+        images=images,
+    )
+    plan = Plan(ask.model, name, spec, ask.response_format, routes, extras)
+    plan.calls(0)  # built now: a request the first target cannot take is a 400 before anything starts
+    return plan

@@ -1,0 +1,46 @@
+"""DashScope as a provider kind: its config entry, its request extras, its adapter and its emulator."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Literal
+
+import msgspec
+
+from providers.base import ImageAdapter
+from providers.dashscope.adapter import DashScopeAdapter
+from providers.dashscope.catalog import ModelEntry, load_catalog
+from providers.dashscope.command import add_commands
+from providers.extras import WanExtras
+from providers.kind import ProviderKind, ProviderSettings
+
+__all__ = ["KIND", "DashScopeSettings"]
+
+
+class DashScopeSettings(ProviderSettings, frozen=True, tag_field="kind", tag="dashscope"):
+    #: Which regional model names and hosts apply (cn, intl).
+    region: str = "cn"
+
+
+def _build(settings: DashScopeSettings, models: Mapping[str, Mapping[str, Any]]) -> ImageAdapter:
+    catalog = load_catalog()
+    if models:
+        # Entries from the gateway config add to or replace built-in ones.
+        try:
+            overrides = msgspec.convert(models, dict[str, ModelEntry])
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"models: {exc}") from None
+        catalog = catalog.merged(overrides)
+    return DashScopeAdapter(region=settings.region, base_url=settings.base_url, catalog=catalog)
+
+
+def _emulator(settings: DashScopeSettings, key: str) -> object:
+    from providers.dashscope.emulator import EmulatorConfig, create_app
+
+    region: Literal["cn", "intl"] = "intl" if settings.region == "intl" else "cn"
+    return create_app(EmulatorConfig(region=region, api_keys=(key,), latency=1.0, pending_seconds=0.2))
+
+
+KIND = ProviderKind(
+    "dashscope", DashScopeSettings, WanExtras, _build, label="DashScope", emulator=_emulator, commands=add_commands
+)

@@ -1,0 +1,1 @@
+"""Provider kinds defined outside gateway/ and providers/, loaded through ``provider_modules``."""
