@@ -9,7 +9,7 @@ from typing import Any
 import openai
 import pytest
 
-from tests.servers import LOG_DIR, Server, new_key, start_emulator, start_gateway
+from tests.servers import KNOWN_KEYS, LOG_DIR, Server, new_key, start_emulator, start_gateway
 
 #: Polls start fast so async tests do not wait on the production cadence.
 TEST_CONFIG = """
@@ -46,6 +46,38 @@ class Keys:
 @pytest.fixture(scope="session")
 def keys() -> type[Keys]:
     return Keys
+
+
+def leaked_keys() -> list[str]:
+    """Where a key handed out during this run, or its secret part, appears in a file under LOG_DIR.
+
+    The secret part is what follows the first ``-``, in case a prefix was stripped; since it is
+    inside the key, finding it also finds the whole key. Keys are named by their first 4 characters.
+    """
+    keys = sorted({*KNOWN_KEYS, Keys.cn, Keys.intl})
+    leaks = []
+    for path in sorted(path for path in LOG_DIR.rglob("*") if path.is_file()):
+        text = path.read_text(errors="replace")
+        for key in keys:
+            if key.split("-", 1)[-1] in text:
+                leaks.append(f"{key[:4]}... ({'key' if key in text else 'secret part'}) in {path}")
+    return leaks
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_anywhere() -> Iterator[None]:
+    """After the whole run, no configured key appears anywhere the gateways and emulators spoke.
+
+    Autouse and session-scoped, so it is set up before every other fixture and torn down after
+    them all: every server has stopped and written its last line by then. A leak fails the run
+    as an error at teardown of the last test. Nothing to search (no server ran, no answer was
+    recorded, e.g. only tests/unit) means no scan.
+    """
+    yield
+    if not LOG_DIR.is_dir() or not any(path.is_file() for path in LOG_DIR.rglob("*")):
+        return
+    if leaks := leaked_keys():
+        pytest.fail("a configured key leaked into this run's output:\n" + "\n".join(leaks), pytrace=False)
 
 
 @pytest.fixture(scope="session")
