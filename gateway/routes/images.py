@@ -21,7 +21,7 @@ from gateway.routes.jobs import prefers_async, submit_job
 from gateway.routes.run import serve_images, served_headers
 from gateway.service.ask import ImageAsk
 from gateway.service.images import ImageService
-from gateway.service.plan import plan_images
+from gateway.service.plan import Plan, plan_images
 from gateway.service.references import json_references
 from gateway.service.specs import edit_ask, generation_ask
 from gateway.wire.decode import decode_request, media_type, param_of, require_json
@@ -38,7 +38,11 @@ async def images_generations(request: Request[Any, Any, Any], state: State) -> R
     require_json(request.headers.get("content-type", ""))
     body = await request.body()
     ask = generation_ask(decode_request(body, ImageGenerationRequest), body)
-    plan = await plan_images(service, ask)
+    return await _answer(request, service, await plan_images(service, ask))
+
+
+async def _answer(request: Request[Any, Any, Any], service: ImageService, plan: Plan) -> Response[bytes]:
+    """The images now, or (``Prefer: respond-async``) a job that makes them."""
     if prefers_async(request):
         return await submit_job(request, plan)
     served = await serve_images(request, service, plan)
@@ -67,13 +71,7 @@ async def _read(request: Request[Any, Any, Any]) -> ImageAsk:
 async def images_edits(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
     require_client_key(request)
     service: ImageService = state.images
-    plan = await plan_images(service, await _read(request))
-    if prefers_async(request):
-        return await submit_job(request, plan)
-    served = await serve_images(request, service, plan)
-    if served is None:
-        return Response(b"", status_code=CLIENT_CLOSED)
-    return json_response(served.response, served_headers(served))
+    return await _answer(request, service, await plan_images(service, await _read(request)))
 
 
 IMAGE_ROUTES = [images_generations, images_edits]

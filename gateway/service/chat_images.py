@@ -17,7 +17,7 @@ from typing import Any
 from gateway.service.ask import ImageAsk
 from gateway.service.references import Reference
 from gateway.service.routing import Route
-from gateway.service.specs import check_n, image_config_size, is_auto
+from gateway.service.specs import image_config_size, is_auto
 from gateway.wire.chat import (
     AssistantMessage,
     ChatChoice,
@@ -97,7 +97,6 @@ def chat_ask(req: ChatRequest, route: Route, body: bytes) -> ImageAsk:
         raise InvalidRequest(
             f"Model '{route.model.id}' answers with images: include \"image\" in 'modalities'", param="modalities"
         )
-    check_n(req.n)
     prompt, refs = _content(_last_user(req.messages).content)
     if not prompt.strip():
         raise InvalidRequest("The last user message has no text to use as the prompt", param="messages")

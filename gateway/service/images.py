@@ -88,7 +88,7 @@ class ImageService:
             breaker = self._breakers[key] = Breaker(settings.failure_threshold, settings.cooldown_seconds)
         return breaker
 
-    async def admit(self, requested: str | None, name: str, route: Route, prompt: str, n: int) -> None:
+    async def admit(self, requested: str | None, name: str, prompt: str, n: int) -> None:
         """Raises 403/429 unless this client may make the request now (once per request)."""
         ctx = current_request()
         if ctx is not None and not ctx.admitted:

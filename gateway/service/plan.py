@@ -90,7 +90,7 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
     router = service.router
     name = router.canonical(ask.model)
     routes = list(routes or router.candidates(name))
-    await service.admit(ask.model, name, routes[0], ask.prompt, n)
+    await service.admit(ask.model, name, ask.prompt, n)
     info = routes[0].model
     size = ask.size
     images: tuple[str, ...] = ()
