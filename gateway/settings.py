@@ -42,7 +42,27 @@ __all__ = [
 
 DEFAULT_CONFIG_PATH = Path("config/gateway.yaml")
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-DEFAULT_ALIASES = {"dall-e-3": "wan2.7-image", "dall-e-2": "wanx2.1-t2i-turbo", "gpt-image-1": "wan2.7-image-pro"}
+#: OpenAI's image model names (openai-python ``types/image_model.py``) -> the model here that
+#: answers them best. GPT-image models generate and edit (up to 16 inputs) at any size:
+#: wan2.7-image-pro does both (9 inputs, any W*H, 1K/2K/4K), the mini one gets the faster
+#: wan2.7-image. DALL-E 3 (text only, 1024-1792 px) gets wan2.7-image; DALL-E 2 (small,
+#: cheap) the turbo text-to-image model.
+DEFAULT_ALIASES = {
+    "dall-e-3": "wan2.7-image",
+    "dall-e-2": "wanx2.1-t2i-turbo",
+    "gpt-image-1": "wan2.7-image-pro",
+    "gpt-image-1-mini": "wan2.7-image",
+    "gpt-image-1.5": "wan2.7-image-pro",
+    "gpt-image-2": "wan2.7-image-pro",
+    "gpt-image-2-2026-04-21": "wan2.7-image-pro",
+    "gpt-image-2.5-sunburst": "wan2.7-image-pro",
+    "gpt-image-2.5-sunburst-2026-09-08": "wan2.7-image-pro",
+    "gpt-image-2.5-flare": "wan2.7-image-pro",
+    "gpt-image-2.5-flare-2026-09-08": "wan2.7-image-pro",
+    "gpt-image-2.6-sunburst": "wan2.7-image-pro",
+    "gpt-image-2.6-flare": "wan2.7-image-pro",
+    "chatgpt-image-latest": "wan2.7-image-pro",
+}
 
 Struct = msgspec.Struct
 

@@ -156,6 +156,10 @@ class ModelInfo:
     size_tokens: tuple[str, ...] = ()
     #: The size rule with input images, in words ("" when it is ``size_rule``).
     edit_size_rule: str = ""
+    #: Resolution tokens (1K, 2K) a generation's size may be; ``quality`` low/medium/high picks one.
+    generation_tokens: tuple[str, ...] = ()
+    #: Whether the model can make images with an alpha channel (``background: transparent``).
+    output_alpha: bool = False
 
     @property
     def edits(self) -> bool:

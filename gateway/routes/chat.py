@@ -9,7 +9,6 @@ an error event, and the stream ends.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from typing import Any
@@ -21,8 +20,7 @@ from litestar.response import Stream
 
 from gateway.http.auth import require_client_key
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES
-from gateway.http.sse import DONE, HEADERS, KEEPALIVE_SECONDS, error_event, event, keepalive_until
-from gateway.observability.context import current_request
+from gateway.http.sse import DONE, HEADERS, KEEPALIVE_SECONDS, event, work_events
 from gateway.routes.chat_proxy import proxy_chat
 from gateway.routes.run import serve_images, served_headers
 from gateway.service.chat_images import ChatJob, Reply, chat_ask, chat_job, completion, final_chunks, opening_chunks
@@ -30,7 +28,6 @@ from gateway.service.images import ImageService, Served
 from gateway.service.plan import Plan, plan_images
 from gateway.wire.chat import ChatHead, ChatRequest
 from gateway.wire.decode import decode_request, require_json
-from providers.errors import ApiError
 
 __all__ = ["CHAT_ROUTES", "chat_completions", "image_chat_events"]
 
@@ -41,13 +38,7 @@ def _markdown_default(service: ImageService) -> bool:
     return service.config.chat.markdown_images
 
 
-def _retrieve(task: asyncio.Future[Any]) -> None:
-    # A task dropped by a departed client must not log "exception was never retrieved".
-    if not task.cancelled():
-        task.exception()
-
-
-async def image_chat_events(
+def image_chat_events(
     work: Callable[[], Coroutine[Any, Any, Served]],
     reply: Reply,
     job: ChatJob,
@@ -55,31 +46,12 @@ async def image_chat_events(
     keepalive: float = KEEPALIVE_SECONDS,
 ) -> AsyncIterator[bytes]:
     """The SSE body of a streamed image chat. ``work`` is started when the stream is."""
-    task = asyncio.ensure_future(work())
-    task.add_done_callback(_retrieve)
-    try:
-        for chunk in opening_chunks(reply, job.n):
-            yield event(chunk)
-        async for beat in keepalive_until(task, keepalive):
-            yield beat
-        served = task.result()
-    except ApiError as err:
-        ctx = current_request()
-        if ctx is not None:
-            ctx.error_code = err.code
-        yield error_event(err)
-        return
-    except Exception:
-        log.exception("streamed image chat failed")
-        yield error_event(ApiError("The gateway hit an internal error", code="internal_error"))
-        return
-    finally:
-        # The client left (the stream was cancelled) or the image failed: stop the upstream work.
-        if not task.done():
-            task.cancel()
-    for chunk in final_chunks(reply, served.response, job):
-        yield event(chunk)
-    yield DONE
+
+    def closing(served: Served) -> list[bytes]:
+        return [*(event(chunk) for chunk in final_chunks(reply, served.response, job)), DONE]
+
+    opening = (event(chunk) for chunk in opening_chunks(reply, job.n))
+    return work_events(work, opening, closing, keepalive=keepalive)
 
 
 def _stream(service: ImageService, plan: Plan, job: ChatJob, reply: Reply) -> Stream:

@@ -17,6 +17,7 @@ from litestar.datastructures import State
 from gateway.http.auth import require_client_key
 from gateway.http.multipart import read_form
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response
+from gateway.routes.image_stream import image_stream
 from gateway.routes.jobs import prefers_async, submit_job
 from gateway.routes.run import serve_images, served_headers
 from gateway.service.ask import ImageAsk
@@ -32,17 +33,19 @@ __all__ = ["IMAGE_ROUTES", "images_edits", "images_generations"]
 
 
 @post("/v1/images/generations", status_code=200)
-async def images_generations(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+async def images_generations(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     require_client_key(request)
     service: ImageService = state.images
     require_json(request.headers.get("content-type", ""))
     body = await request.body()
     ask = generation_ask(decode_request(body, ImageGenerationRequest), body)
-    return await _answer(request, service, await plan_images(service, ask))
+    return await _answer(request, service, await plan_images(service, ask), "image_generation")
 
 
-async def _answer(request: Request[Any, Any, Any], service: ImageService, plan: Plan) -> Response[bytes]:
-    """The images now, or (``Prefer: respond-async``) a job that makes them."""
+async def _answer(request: Request[Any, Any, Any], service: ImageService, plan: Plan, kind: str) -> Response[Any]:
+    """The images now, streamed, or (``Prefer: respond-async``) a job that makes them."""
+    if plan.output.stream:
+        return image_stream(service, plan, kind)
     if prefers_async(request):
         return await submit_job(request, plan)
     served = await serve_images(request, service, plan)
@@ -68,10 +71,10 @@ async def _read(request: Request[Any, Any, Any]) -> ImageAsk:
 
 
 @post("/v1/images/edits", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
-async def images_edits(request: Request[Any, Any, Any], state: State) -> Response[bytes]:
+async def images_edits(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     require_client_key(request)
     service: ImageService = state.images
-    return await _answer(request, service, await plan_images(service, await _read(request)))
+    return await _answer(request, service, await plan_images(service, await _read(request)), "image_edit")
 
 
 IMAGE_ROUTES = [images_generations, images_edits]

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from gateway.service.output import PLAIN, Output
 from gateway.service.references import Reference
 
 __all__ = ["ExtrasSource", "ImageAsk"]
@@ -24,7 +25,6 @@ class ImageAsk:
     size: str | None = None
     quality: str | None = None
     style: str | None = None
-    response_format: str = "url"
     #: Read once per kind of target, with that kind's extras Struct.
     fields: ExtrasSource = b"{}"
     #: Input images; None for routes that take none (generations).
@@ -33,6 +33,7 @@ class ImageAsk:
     needs_references: bool = False
     #: The request field errors about input images name.
     reference_param: str = "image"
+    output: Output = PLAIN
 
     def __repr__(self) -> str:
         return f"ImageAsk(model={self.model!r}, n={self.n!r})"  # prompts and images stay out of logs

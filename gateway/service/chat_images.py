@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.service.ask import ImageAsk
+from gateway.service.output import Output
 from gateway.service.references import Reference
 from gateway.service.routing import Route
 from gateway.service.specs import image_config_size, is_auto
@@ -108,10 +109,10 @@ def chat_ask(req: ChatRequest, route: Route, body: bytes) -> ImageAsk:
         _size(req),
         req.quality,
         req.style,
-        (config.response_format if config else None) or "url",
-        fields=body,
+        body,
         references=refs,
         reference_param="messages",
+        output=Output(response_format=(config.response_format if config else None) or "url"),
     )
 
 

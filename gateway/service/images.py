@@ -22,6 +22,7 @@ from gateway.engine.pacing import QueueFull
 from gateway.http.auth import KeyRing
 from gateway.observability.context import RequestContext, current_request
 from gateway.service.imagework import ImageWorkers
+from gateway.service.output import Output, encode_as, reported_quality
 from gateway.service.plan import Plan
 from gateway.service.routing import Route, Router
 from gateway.service.specs import MAX_N
@@ -47,15 +48,20 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def _usage(batches: list[ImageBatch]) -> ImagesUsage | None:
+def _usage(batches: list[ImageBatch], input_images: int) -> ImagesUsage | None:
     usages = [b.usage for b in batches if b.usage]
     if not usages:
         return None
-    return ImagesUsage(
-        input_tokens=sum(u.input_tokens for u in usages),
-        output_tokens=sum(u.output_tokens for u in usages),
-        total_tokens=sum(u.total_tokens for u in usages),
+    return ImagesUsage.of(
+        sum(u.input_tokens for u in usages),
+        sum(u.output_tokens for u in usages),
+        sum(u.total_tokens for u in usages),
+        input_images,
     )
+
+
+def _encode_all(blobs: list[bytes], fmt: str, compression: int | None) -> list[bytes]:
+    return [encode_as(blob, fmt, compression) for blob in blobs]
 
 
 class ImageService:
@@ -97,7 +103,7 @@ class ImageService:
             await self.keyring.authorize(ctx.client_key, {requested or name, name}, n)
             ctx.admitted = True
 
-    async def _fingerprint(self, name: str, spec: ImageSpec, response_format: str) -> str:
+    async def _fingerprint(self, name: str, spec: ImageSpec, output: Output) -> str:
         parts = (
             name,
             spec.prompt,
@@ -107,7 +113,7 @@ class ImageService:
             spec.style,
             dict(spec.extras),
             spec.images,
-            response_format,
+            (output.response_format, output.gpt, output.format, output.compression),
         )
         if sum(len(image) for image in spec.images) > _HASH_INLINE_LIMIT:
             return await asyncio.to_thread(request_fingerprint, *parts)
@@ -116,8 +122,8 @@ class ImageService:
     async def run(self, plan: Plan, *, use_cache: bool = True) -> Served:
         """The planned images, from the first of its targets that makes them, as an OpenAI images answer."""
         ctx = current_request()
-        spec, response_format = plan.spec, plan.response_format
-        key = await self._fingerprint(plan.name, spec, response_format)
+        spec = plan.spec
+        key = await self._fingerprint(plan.name, spec, plan.output)
         sharing = self.sharing
         cacheable = self.config.cache.enabled and spec.extras.get("seed") is not None
         if cacheable and use_cache:
@@ -175,7 +181,7 @@ class ImageService:
                 )
                 continue
             try:
-                served = await self._serve_at(route, calls, plan.response_format, deadline)
+                served = await self._serve_at(route, calls, plan, deadline)
             except ApiError as err:
                 self._judge(breaker, err)
                 self._circuit_metric(route, breaker)
@@ -204,24 +210,28 @@ class ImageService:
     def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
         self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
 
-    async def _serve_at(self, route: Route, calls: list[UpstreamCall], response_format: str, deadline: float) -> Served:
+    async def _serve_at(self, route: Route, calls: list[UpstreamCall], plan: Plan, deadline: float) -> Served:
         ctx = current_request()
         waiting_from = time.monotonic()
         try:
             batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
-            return await self._answer(route, batches, response_format)
+            return await self._answer(route, batches, plan.output, plan.spec.quality, len(plan.spec.images))
         finally:
             if ctx is not None:
                 ctx.waiting_seconds += time.monotonic() - waiting_from
 
-    async def _answer(self, route: Route, batches: list[ImageBatch], response_format: str) -> Served:
+    async def _answer(
+        self, route: Route, batches: list[ImageBatch], output: Output, quality: str | None, input_images: int
+    ) -> Served:
         images = [image for batch in batches for image in batch.images]
         blobs = None
         # Inline (data:) results, as OpenAI's own image models give, are answered as b64_json either way.
-        if response_format == "b64_json" or any(image.url.startswith("data:") for image in images):
+        if output.response_format == "b64_json" or any(image.url.startswith("data:") for image in images):
             urls = [image.url for image in images]
             allowed = route.target.adapter.download_allowed
             blobs = await fetch_all_b64(self.client, urls, allowed, self.config.downloads)
+            if output.format is not None:
+                blobs = await self.image_workers.run(_encode_all, blobs, output.format, output.compression)
         size = next((b.size for b in batches if b.size), None)
         if blobs is None:
             data = [ImageData(url=image.url, revised_prompt=image.revised_prompt) for image in images]
@@ -240,11 +250,15 @@ class ImageService:
             created=int(time.time()),
             data=data,
             size=f"{size[0]}x{size[1]}" if size else None,
-            usage=_usage(batches),
+            usage=_usage(batches, input_images),
         )
+        if output.gpt:
+            response.quality = reported_quality(quality, size)
+            response.output_format = output.answer_format
+            response.background = "transparent" if output.background == "transparent" else "opaque"
         return Served(response, route)
 
-    async def resume(self, route: Route, tasks: Sequence[tuple[str, int]], response_format: str) -> Served:
+    async def resume(self, route: Route, tasks: Sequence[tuple[str, int]], output: Output) -> Served:
         """Finish a job whose tasks an earlier run submitted: poll them, then answer as usual."""
         deadline = time.monotonic() + self.deadline_seconds
         try:
@@ -252,6 +266,6 @@ class ImageService:
                 batches = await gather_or_cancel(
                     self.engine.resume(route.target, TaskRef(task_id), n, deadline, route.model) for task_id, n in tasks
                 )
-                return await self._answer(route, batches, response_format)
+                return await self._answer(route, batches, output, None, 0)
         except TimeoutError:
             raise UpstreamTimeout("The resumed job did not finish within the deadline") from None

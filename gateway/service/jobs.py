@@ -21,6 +21,7 @@ from cachetools import TTLCache
 
 from gateway.observability.context import set_current_request, task_listener
 from gateway.service.images import ImageService
+from gateway.service.output import Output
 from gateway.service.plan import Plan
 from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
@@ -61,6 +62,8 @@ class JobRecord(msgspec.Struct):
     #: Upstream calls the job makes, once known; tasks has one entry per async call.
     calls: int = 0
     tasks: list[JobTask] = msgspec.field(default_factory=list)
+    #: How the answer is shaped (a record written before this field: as DALL-E answers).
+    output: Output | None = None
     result: ImagesResponse | None = None
     error: ErrorRecord | None = None
 
@@ -116,7 +119,8 @@ class JobService:
             created=int(time.time()),
             client=client,
             model=plan.name,
-            response_format=plan.response_format,
+            response_format=plan.output.response_format,
+            output=plan.output,
             owner=self.replica,
             heartbeat=time.time(),
         )
@@ -228,7 +232,8 @@ class JobService:
             )
             return
         try:
-            served = await self.images.resume(route, [(t.task_id, t.n) for t in tasks], record.response_format)
+            output = record.output or Output(response_format=record.response_format)
+            served = await self.images.resume(route, [(t.task_id, t.n) for t in tasks], output)
         except ApiError as err:
             await self._finish(record, err)
             return

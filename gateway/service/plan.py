@@ -17,10 +17,11 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gateway.service.ask import ExtrasSource, ImageAsk
+from gateway.service.output import Output, check_background
 from gateway.service.references import check_count, prepare_references, require_edits
 from gateway.service.specs import auto_size, check_n, check_prompt, is_auto
 from gateway.wire.decode import decode_request, param_of
-from providers.base import ImageSpec, UpstreamCall
+from providers.base import ImageSpec, ModelInfo, UpstreamCall
 from providers.errors import InvalidRequest
 from providers.kind import extras_of
 
@@ -34,22 +35,22 @@ __all__ = ["ImageAsk", "Plan", "plan_images"]
 class Plan:
     """The targets of one request, in the order they are tried, and what each is sent."""
 
-    __slots__ = ("_calls", "_extras", "name", "requested", "response_format", "routes", "spec")
+    __slots__ = ("_calls", "_extras", "name", "output", "requested", "routes", "spec")
 
     def __init__(
         self,
         requested: str | None,
         name: str,
         spec: ImageSpec,
-        response_format: str,
         routes: Sequence[Route],
         extras: dict[type[msgspec.Struct], dict[str, Any]],
+        output: Output,
     ) -> None:
         self.requested = requested
         self.name = name
         #: As sent to the first target (its kind's extras).
         self.spec = spec
-        self.response_format = response_format
+        self.output = output
         self.routes = tuple(routes)
         self._extras = extras
         self._calls: dict[int, list[UpstreamCall]] = {}
@@ -68,6 +69,15 @@ class Plan:
             route = self.routes[index]
             calls = self._calls[index] = route.target.adapter.generation_calls(route.model.id, self.spec_at(index))
         return calls
+
+
+#: GPT-image qualities as resolution tokens, for models whose sizes include them.
+_QUALITY_TOKENS = {"low": "1K", "medium": "1K", "high": "2K"}
+
+
+def _quality_token(info: ModelInfo, quality: str | None) -> str | None:
+    token = _QUALITY_TOKENS.get(quality or "")
+    return token if token in info.generation_tokens else None
 
 
 def _extras(fields: ExtrasSource, type_: type[msgspec.Struct]) -> dict[str, Any]:
@@ -92,10 +102,13 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
     routes = list(routes or router.candidates(name))
     await service.admit(ask.model, name, ask.prompt, n)
     info = routes[0].model
+    check_background(ask.output, info)
     size = ask.size
     images: tuple[str, ...] = ()
     refs = ask.references
-    if refs is not None:
+    if refs is None:
+        size = (_quality_token(info, ask.quality) or size) if is_auto(size) else size
+    else:
         if refs or ask.needs_references:
             require_edits(info, name)
         if ask.needs_references and not refs:
@@ -121,6 +134,6 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
         extras=extras[routes[0].target.extras],
         images=images,
     )
-    plan = Plan(ask.model, name, spec, ask.response_format, routes, extras)
+    plan = Plan(ask.model, name, spec, routes, extras, ask.output)
     plan.calls(0)  # built now: a request the first target cannot take is a 400 before anything starts
     return plan

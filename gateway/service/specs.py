@@ -16,8 +16,9 @@ import re
 from collections.abc import Sequence
 
 from gateway.service.ask import ExtrasSource, ImageAsk
+from gateway.service.output import output_of
 from gateway.service.references import Reference
-from gateway.wire.images import EditRequest, ImageGenerationRequest, ImageOptions
+from gateway.wire.images import EditRequest, ImageGenerationRequest
 from providers.base import ModelInfo
 from providers.errors import InvalidRequest, UnsupportedParameter
 from providers.sizes import TOKEN_SIDES
@@ -26,7 +27,6 @@ __all__ = [
     "MAX_N",
     "auto_size",
     "check_n",
-    "check_openai_options",
     "check_prompt",
     "edit_ask",
     "generation_ask",
@@ -55,33 +55,6 @@ def check_prompt(prompt: str, param: str = "prompt") -> str:
     if not prompt.strip():
         raise InvalidRequest(f"'{param}' must not be empty", param=param)
     return prompt
-
-
-def check_openai_options(req: ImageOptions) -> None:
-    """400 for GPT-image options that would change the image in a way not made here.
-
-    Refused by name rather than ignored: an app that asked for a transparent WEBP and
-    got an opaque PNG would find out only from its users.
-    """
-    if req.stream:
-        raise UnsupportedParameter("Streaming images (partial images) is not supported here", param="stream")
-    if req.background == "transparent":
-        raise UnsupportedParameter(
-            "background 'transparent' is not supported: the models here make opaque images", param="background"
-        )
-    if req.output_format not in (None, "png"):
-        raise UnsupportedParameter(
-            f"output_format {req.output_format!r} is not supported: images are returned as the model makes them",
-            param="output_format",
-        )
-    if req.output_compression is not None:
-        raise UnsupportedParameter(
-            "output_compression is not supported: images are not re-encoded here", param="output_compression"
-        )
-    if isinstance(req, EditRequest) and req.input_fidelity == "high":
-        raise UnsupportedParameter(
-            "input_fidelity 'high' is not supported by the edit models here", param="input_fidelity"
-        )
 
 
 def is_auto(size: str | None) -> bool:
@@ -126,10 +99,7 @@ def image_config_size(aspect_ratio: str | None, image_size: str | None, param: s
 
 
 def generation_ask(req: ImageGenerationRequest, body: bytes) -> ImageAsk:
-    check_openai_options(req)
-    return ImageAsk(
-        req.model, req.prompt, req.n, req.size, req.quality, req.style, req.response_format or "url", fields=body
-    )
+    return ImageAsk(req.model, req.prompt, req.n, req.size, req.quality, req.style, body, output=output_of(req))
 
 
 def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: bool, fields: ExtrasSource) -> ImageAsk:
@@ -142,7 +112,6 @@ def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: bool, fields: Ex
             "Describe the region to change in the prompt instead",
             param="mask",
         )
-    check_openai_options(req)
     return ImageAsk(
         req.model,
         req.prompt,
@@ -150,8 +119,8 @@ def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: bool, fields: Ex
         req.size,
         req.quality,
         req.style,
-        req.response_format or "url",
-        fields=fields,
+        fields,
         references=refs,
         needs_references=True,
+        output=output_of(req),
     )

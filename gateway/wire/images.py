@@ -10,12 +10,15 @@ from typing import Annotated, Any, Literal
 import msgspec
 
 __all__ = [
+    "NO_USAGE",
     "EditRequest",
     "ImageData",
     "ImageGenerationRequest",
     "ImageOptions",
+    "ImageStreamCompleted",
     "ImagesResponse",
     "ImagesUsage",
+    "InputTokensDetails",
     "Quality",
 ]
 
@@ -39,8 +42,8 @@ class ImageOptions(msgspec.Struct, kw_only=True):
     style: str | None = None
     response_format: Literal["url", "b64_json"] | None = None
     user: str | None = None
-    # The GPT-image fields, typed so a wrong value is a 400; those that would change the
-    # image in a way not made here are refused by name (service/specs.py).
+    # The GPT-image fields, typed so a wrong value is a 400 (service/output.py says what
+    # each does here).
     stream: bool | None = None
     partial_images: Annotated[int, msgspec.Meta(ge=0, le=3)] | None = None
     background: Literal["auto", "opaque", "transparent"] | None = None
@@ -68,10 +71,26 @@ class ImageData(msgspec.Struct, omit_defaults=True):
     revised_prompt: str | None = None
 
 
+class InputTokensDetails(msgspec.Struct):
+    text_tokens: int = 0
+    image_tokens: int = 0
+
+
 class ImagesUsage(msgspec.Struct):
     input_tokens: int
     output_tokens: int
     total_tokens: int
+    input_tokens_details: InputTokensDetails = msgspec.field(default_factory=InputTokensDetails)
+
+    @classmethod
+    def of(cls, input_tokens: int, output_tokens: int, total_tokens: int, input_images: int = 0) -> ImagesUsage:
+        # DashScope reports input tokens as one number: with input images they are
+        # counted as image tokens, without them as text tokens.
+        details = InputTokensDetails(0, input_tokens) if input_images else InputTokensDetails(input_tokens, 0)
+        return cls(input_tokens, output_tokens, total_tokens, details)
+
+
+NO_USAGE = ImagesUsage(0, 0, 0)
 
 
 class ImagesResponse(msgspec.Struct, omit_defaults=True):
@@ -79,3 +98,20 @@ class ImagesResponse(msgspec.Struct, omit_defaults=True):
     data: list[ImageData]
     size: str | None = None
     usage: ImagesUsage | None = None
+    # Echoed as GPT-image models answer (only to requests answered that way).
+    quality: str | None = None
+    output_format: str | None = None
+    background: str | None = None
+
+
+class ImageStreamCompleted(msgspec.Struct):
+    """``image_generation.completed`` / ``image_edit.completed`` (openai-python ``image_gen_completed_event.py``)."""
+
+    type: str
+    b64_json: str
+    created_at: int
+    size: str
+    quality: str
+    background: str
+    output_format: str
+    usage: ImagesUsage

@@ -73,6 +73,8 @@ class DashScopeAdapter:
             entry.size.describe(),
             rps=rate.rps if rate else None,
             concurrency=rate.concurrency if rate else None,
+            output_alpha=entry.output_alpha,
+            generation_tokens=entry.size.tokens,
             **_input_fields(entry),
         )
 

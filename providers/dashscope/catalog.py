@@ -64,6 +64,8 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     image_side: tuple[int, int] = (240, 8000)
     image_ratio: tuple[float, float] = (0.125, 8.0)
     image_alpha: bool = True
+    #: The model can make images with an alpha channel (``background: transparent``).
+    output_alpha: bool = False
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:

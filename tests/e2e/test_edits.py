@@ -188,7 +188,12 @@ REJECTIONS: list[tuple[str, dict[str, Any], str, str]] = [
     ("not an edit model", {"model": "wanx-v1", "image": upload(400, 400)}, "model", "model_not_edit_capable"),
     ("n", {"model": "wan2.7-image", "image": upload(400, 400), "n": 11}, "n", ""),
     ("size", {"model": "wan2.7-image", "image": upload(400, 400), "size": "banana"}, "size", "invalid_size"),
-    ("stream", {"model": "wan2.7-image", "image": upload(400, 400), "stream": True}, "stream", "unsupported_parameter"),
+    (
+        "transparent",
+        {"model": "wan2.7-image", "image": upload(400, 400), "background": "transparent"},
+        "background",
+        "unsupported_parameter",
+    ),
     ("seed", {"model": "wan2.7-image", "image": upload(400, 400), "extra_body": {"seed": "abc"}}, "seed", ""),
     ("json without image", {"body": {"model": "wan2.7-image", "prompt": "p"}}, "image", ""),
     (

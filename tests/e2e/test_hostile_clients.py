@@ -53,13 +53,12 @@ def test_a_truncated_image_never_goes_upstream(client: openai.OpenAI, emulators:
     ("field", "value"),
     [
         ("stream", "yes"),
-        ("stream", True),
         ("quality", 5),
         ("quality", "ultra"),
         ("background", ["x"]),
         ("background", "transparent"),
         ("output_format", 1),
-        ("output_format", "webp"),
+        ("output_format", "gif"),
         ("output_compression", "high"),
         ("moderation", "none"),
         ("partial_images", 9),
@@ -76,7 +75,7 @@ def test_openai_fields_are_typed(gateway: Server, field: str, value: object) -> 
 @pytest.mark.parametrize(("field", "value"), [("quality", "high"), ("background", "opaque"), ("moderation", "low")])
 def test_openai_fields_with_meaning_here_are_accepted(client: openai.OpenAI, field: str, value: str) -> None:
     result = client.images.generate(model="qwen-image-2.0", prompt="p", **{field: value})  # type: ignore[arg-type]
-    assert result.data and result.data[0].url
+    assert result.data and (result.data[0].url or result.data[0].b64_json)
 
 
 def test_a_prompt_over_the_models_limit_is_a_400(gateway: Server, emulators: dict[str, Server]) -> None:
