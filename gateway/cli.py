@@ -67,14 +67,17 @@ def _stand_ins(config: GatewayConfig) -> dict[str, ProviderSettings]:
     return {name: p for name, p in config.providers.items() if registry.kind_of(p).emulator is not None}
 
 
-def _start_embedded_emulators(config: GatewayConfig) -> GatewayConfig:
-    """Serve every provider whose kind has an emulator from one in-process, on a loopback port."""
+def _start_embedded_emulators(config: GatewayConfig, titles: list[str] | None) -> GatewayConfig:
+    """Serve the providers of kinds ``titles`` (None: every kind that has an emulator) from
+    in-process emulators on loopback ports."""
     key = f"sk-emulator-{secrets.token_hex(16)}"
     providers = dict(config.providers)
     started: dict[str, list[str]] = {}
     for name, provider in _stand_ins(config).items():
         kind = registry.kind_of(provider)
         assert kind.emulator is not None
+        if titles is not None and kind.title not in titles:
+            continue  # a kind whose key is set is served for real
         sock = _bind("127.0.0.1", 0)
         port = sock.getsockname()[1]
         server = uvicorn.Server(_uvicorn_config(kind.emulator(provider, key), "127.0.0.1", port, log_level="warning"))
@@ -117,7 +120,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 2
     keyless = _keyless(config)
     if args.emulator or (keyless and _is_loopback(args.host)):
-        config = _start_embedded_emulators(config)
+        config = _start_embedded_emulators(config, None if args.emulator else keyless)
     else:
         # Never fall back to fake images on a real deployment: say so and serve as configured.
         for title in keyless:

@@ -322,11 +322,13 @@ def parse_config(text: str, env: Mapping[str, str], source: str) -> GatewayConfi
 def _check_kinds(source: str, text: str, raw: dict[str, Any]) -> None:
     """Load the config's own provider kinds, and name any entry whose kind is unknown."""
     modules = raw.get("provider_modules") or []
-    if isinstance(modules, list) and all(isinstance(m, str) for m in modules):
-        try:
-            registry.import_kinds(modules)
-        except ValueError as exc:
-            raise ConfigError(f"{source}:{_line_of(text, '$.provider_modules') or 1}: {exc}") from None
+    line = _line_of(text, "$.provider_modules") or 1
+    if not isinstance(modules, list) or not all(isinstance(m, str) for m in modules):
+        raise ConfigError(f"{source}:{line}: provider_modules must be a list of module names")
+    try:
+        registry.import_kinds(modules)
+    except ValueError as exc:
+        raise ConfigError(f"{source}:{line}: {exc}") from None
     providers = raw.get("providers")
     for name, entry in (providers if isinstance(providers, dict) else {}).items():
         kind = entry.get("kind") if isinstance(entry, dict) else None

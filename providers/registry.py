@@ -24,6 +24,11 @@ def register(kind: ProviderKind[Any]) -> None:
     known = _KINDS.get(kind.name)
     if known is not None and known is not kind:
         raise ValueError(f"provider kind {kind.name!r} is already registered")
+    if not issubclass(kind.settings, ProviderSettings) or kind.settings.__struct_config__.tag_field != "kind":
+        raise ValueError(
+            f"provider kind {kind.name!r}: its settings must subclass providers.kind.ProviderSettings "
+            f'with tag_field="kind"'
+        )
     tag = kind.settings.__struct_config__.tag
     if tag != kind.name:
         raise ValueError(f"provider kind {kind.name!r}: its settings must be tagged {kind.name!r}, not {tag!r}")

@@ -91,7 +91,7 @@ def _extras(fields: ExtrasSource, type_: type[msgspec.Struct]) -> dict[str, Any]
 
 
 async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Route] | None = None) -> Plan:
-    """The plan for ``ask``, authorized for the client. Raises the 4xx the request deserves.
+    """The plan for ``ask``, checked, then authorized for the client. Raises the 4xx the request deserves.
 
     ``routes``: targets already chosen for this request (chat looks at the model first).
     """
@@ -100,7 +100,6 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
     router = service.router
     name = router.canonical(ask.model)
     routes = list(routes or router.candidates(name))
-    await service.admit(ask.model, name, ask.prompt, n)
     info = routes[0].model
     check_background(ask.output, info)
     size = ask.size
@@ -136,4 +135,6 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
     )
     plan = Plan(ask.model, name, spec, routes, extras, ask.output)
     plan.calls(0)  # built now: a request the first target cannot take is a 400 before anything starts
+    # Last: a request refused as invalid uses up none of the client's rate.
+    await service.admit(ask.model, name, ask.prompt, n)
     return plan

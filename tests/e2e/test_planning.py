@@ -15,7 +15,7 @@ import pytest
 
 from tests.conftest import GatewayFactory
 from tests.e2e.inputs import upload
-from tests.servers import Server
+from tests.servers import Server, new_key
 
 ROUTES = """
 routes:
@@ -90,3 +90,23 @@ def test_a_streamed_chat_is_checked_against_the_target_it_streams_from(gateway: 
             assert '"error"' not in response.text, response.text
             assert "data: [DONE]" in response.text
     assert seen == {"refused", "served"}
+
+
+def test_a_refused_request_uses_up_none_of_the_clients_rate(gateway_factory: GatewayFactory) -> None:
+    key = new_key("gw-")
+    limited = gateway_factory(extra=f'keys:\n  - {{name: one, key: "{key}", rpm: 1}}\n')
+    headers = {"authorization": f"Bearer {key}"}
+    refused = [
+        httpx.post(limited.url + "/v1/images/generations", json={"prompt": "p", "seed": "abc"}, headers=headers),
+        httpx.post(
+            limited.url + "/v1/images/edits",
+            data={"model": "wan2.2-t2i-flash", "prompt": "p"},
+            files=[("image", upload(512, 512))],
+            headers=headers,
+        ),
+    ]
+    assert [r.status_code for r in refused] == [400, 400], [r.text for r in refused]
+    served = httpx.post(limited.url + "/v1/images/generations", json={"prompt": "p"}, headers=headers, timeout=30)
+    assert served.status_code == 200, served.text
+    again = httpx.post(limited.url + "/v1/images/generations", json={"prompt": "p"}, headers=headers, timeout=30)
+    assert again.status_code == 429

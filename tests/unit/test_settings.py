@@ -125,3 +125,22 @@ def test_weights_share_first_attempts() -> None:
     assert 0.65 < firsts.count("dashscope") / 2000 < 0.85
     assert all(len(router.candidates("wan2.7-image")) == 2 for _ in range(10))
     assert [r.target.name for r in router.candidates("qwen-image-max")] == ["intl", "dashscope"]  # no weights: in order
+
+
+def test_provider_modules_must_be_a_list_of_names() -> None:
+    with pytest.raises(ConfigError, match=r"^f\.yaml:1: provider_modules must be a list of module names$"):
+        parse_config("provider_modules: tests.kinds.sketch\nproviders: {}\n", {}, "f.yaml")
+
+
+def test_a_kind_whose_settings_are_not_tagged_on_kind_is_refused() -> None:
+    import msgspec
+
+    from providers import registry
+    from providers.kind import ProviderKind, ProviderSettings
+
+    class Wrong(ProviderSettings, frozen=True, tag_field="type", tag="wrong"):
+        pass
+
+    with pytest.raises(ValueError, match='tag_field="kind"'):
+        registry.register(ProviderKind("wrong", Wrong, msgspec.Struct, lambda s, m: None))  # type: ignore[arg-type,return-value]
+    assert registry.find("wrong") is None
