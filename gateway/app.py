@@ -23,6 +23,7 @@ from gateway.routes.images import IMAGE_ROUTES
 from gateway.routes.jobs import JOB_ROUTES
 from gateway.routes.models import MODEL_ROUTES
 from gateway.routes.ops import OPS_ROUTES
+from gateway.routes.responses import RESPONSE_ROUTES
 from gateway.runtime import Runtime
 from gateway.service.images import ImageService
 from gateway.service.jobs import JobService
@@ -132,7 +133,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             images.image_workers.shutdown()
 
     app = Litestar(
-        route_handlers=[*IMAGE_ROUTES, *CHAT_ROUTES, *MODEL_ROUTES, *JOB_ROUTES, *OPS_ROUTES],
+        route_handlers=[*IMAGE_ROUTES, *CHAT_ROUTES, *RESPONSE_ROUTES, *MODEL_ROUTES, *JOB_ROUTES, *OPS_ROUTES],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,

@@ -210,8 +210,9 @@ class KeyProber(Protocol):
 class ChatProxy(Protocol):
     """Adapters whose upstream also serves chat models, proxied to it as they are."""
 
-    def chat_request(self, model: str, body: bytes, *, stream: bool) -> HttpRequest:
-        """The upstream request for a client's chat body (``model`` is the upstream name)."""
+    def chat_request(self, model: str, body: bytes, *, stream: bool, resource: str = "chat/completions") -> HttpRequest:
+        """The upstream request for a client's body (``model`` is the upstream name) to
+        ``resource``: ``chat/completions`` or ``responses``."""
 
     def chat_error(self, response: HttpResponse) -> ApiError:
         """The error for an upstream chat answer with an error status."""

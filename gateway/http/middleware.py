@@ -23,6 +23,8 @@ _EXACT_ROUTES = {
     "/v1/images/generations",
     "/v1/images/edits",
     "/v1/chat/completions",
+    "/v1/responses",
+    "/v1/images/variations",
     "/v1/models",
     "/healthz",
     "/readyz",

@@ -88,12 +88,14 @@ async def proxy_chat(
     *,
     requested: str | None,
     stream: bool,
+    resource: str = "chat/completions",
 ) -> Response[Any]:
+    """The upstream's answer to the client's body at ``resource`` (chat/completions, responses)."""
     adapter = route.target.adapter
     if not isinstance(adapter, ChatProxy):
         raise InvalidRequest(f"Provider '{route.target.name}' does not proxy chat", param="model")
     await _admit(service, route, requested)
-    outgoing = adapter.chat_request(route.model.upstream_name, body, stream=stream)
+    outgoing = adapter.chat_request(route.model.upstream_name, body, stream=stream, resource=resource)
     upstream = service.engine.upstream
     timeout = route.target.read_timeout or service.config.upstream.read_timeout
     headers = {"x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}

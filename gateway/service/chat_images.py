@@ -32,9 +32,18 @@ from gateway.wire.chat import (
     InMessage,
 )
 from gateway.wire.images import ImagesResponse
-from providers.errors import InvalidRequest
+from providers.errors import InvalidRequest, UnsupportedParameter
 
-__all__ = ["ChatJob", "Reply", "chat_ask", "chat_job", "completion", "final_chunks", "opening_chunks"]
+__all__ = [
+    "ChatJob",
+    "Reply",
+    "chat_ask",
+    "chat_job",
+    "completion",
+    "final_chunks",
+    "message_content",
+    "opening_chunks",
+]
 
 _TEXT_PARTS = frozenset({"text", "input_text"})
 _IMAGE_PARTS = frozenset({"image_url", "input_image"})
@@ -49,30 +58,33 @@ class ChatJob:
     include_usage: bool
 
 
-def _part_url(part: dict[str, Any], label: str) -> Reference:
+def _part_url(part: dict[str, Any], label: str, param: str) -> Reference:
     url = part.get("image_url")
     if isinstance(url, dict):
         url = url.get("url")
     if not isinstance(url, str):
-        raise InvalidRequest(f'{label}: image_url must be a URL or {{"url": ...}}', param="messages")
+        if part.get("file_id") is not None:
+            raise UnsupportedParameter(f"{label}: file_id references are not supported; send image_url", param=param)
+        raise InvalidRequest(f'{label}: image_url must be a URL or {{"url": ...}}', param=param)
     return Reference(label, uri=url)
 
 
-def _content(content: Any) -> tuple[str, list[Reference]]:
+def message_content(content: Any, param: str = "messages") -> tuple[str, list[Reference]]:
+    """A message's text and its images, from a string or a list of parts (chat's or the Responses API's)."""
     if isinstance(content, str):
         return content, []
     if not isinstance(content, list):
-        raise InvalidRequest("The last user message has no content", param="messages")
+        raise InvalidRequest("The last user message has no content", param=param)
     texts: list[str] = []
     refs: list[Reference] = []
     for part in content:
         if not isinstance(part, dict):
-            raise InvalidRequest("Message content parts must be objects", param="messages")
+            raise InvalidRequest("Message content parts must be objects", param=param)
         kind = part.get("type")
         if kind in _TEXT_PARTS and isinstance(part.get("text"), str):
             texts.append(part["text"])
         elif kind in _IMAGE_PARTS:
-            refs.append(_part_url(part, f"reference image {len(refs) + 1}"))
+            refs.append(_part_url(part, f"reference image {len(refs) + 1}", param))
     return "\n".join(texts), refs
 
 
@@ -98,7 +110,7 @@ def chat_ask(req: ChatRequest, route: Route, body: bytes) -> ImageAsk:
         raise InvalidRequest(
             f"Model '{route.model.id}' answers with images: include \"image\" in 'modalities'", param="modalities"
         )
-    prompt, refs = _content(_last_user(req.messages).content)
+    prompt, refs = message_content(_last_user(req.messages).content)
     if not prompt.strip():
         raise InvalidRequest("The last user message has no text to use as the prompt", param="messages")
     config = req.image_config

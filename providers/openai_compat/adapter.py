@@ -104,8 +104,8 @@ class OpenAICompatAdapter:
         own_host = self._origin is not None and host == self._origin[1]
         return scheme == "https" and not own_host and not private_host(host)
 
-    def chat_request(self, model: str, body: bytes, *, stream: bool) -> HttpRequest:
-        return request.proxy_request(self.base_url, model, body, stream=stream)
+    def chat_request(self, model: str, body: bytes, *, stream: bool, resource: str = "chat/completions") -> HttpRequest:
+        return request.proxy_request(self.base_url, model, body, stream=stream, resource=resource)
 
     def chat_error(self, response_: HttpResponse) -> ApiError:
         return error_for(response_)

@@ -88,8 +88,10 @@ def chat_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
     return UpstreamCall(request, n=spec.n)
 
 
-def proxy_request(base_url: str, model: str, body: bytes, *, stream: bool) -> HttpRequest:
-    """A client's chat body for the upstream, with the model renamed to the upstream's name."""
+def proxy_request(
+    base_url: str, model: str, body: bytes, *, stream: bool, resource: str = "chat/completions"
+) -> HttpRequest:
+    """A client's body for the upstream's ``resource``, with the model renamed to the upstream's name."""
     try:
         payload = msgspec.json.decode(body)
     except msgspec.DecodeError:
@@ -104,4 +106,4 @@ def proxy_request(base_url: str, model: str, body: bytes, *, stream: bool) -> Ht
     headers = {**_JSON, "Accept": "text/event-stream" if stream else "application/json"}
     n = payload.get("n")
     images = min(n, MAX_PROXIED_N) if isinstance(n, int) and n > 0 else 1
-    return HttpRequest("POST", f"{base_url}/chat/completions", headers, body, _answer_limit(images))
+    return HttpRequest("POST", f"{base_url}/{resource}", headers, body, _answer_limit(images))

@@ -10,7 +10,7 @@ import pytest
 
 from gateway.routes.chat import image_chat_events
 from gateway.routes.models import capabilities
-from gateway.service.chat_images import ChatJob, Reply, _content, _last_user
+from gateway.service.chat_images import ChatJob, Reply, _last_user, message_content
 from gateway.service.images import Served
 from gateway.service.specs import auto_size, check_n, image_config_size, size_for
 from gateway.wire.chat import InMessage
@@ -84,11 +84,11 @@ def test_the_last_user_message_is_the_prompt_and_its_images_the_references() -> 
         ),
         InMessage("system", "s"),
     ]
-    prompt, refs = _content(_last_user(messages).content)
+    prompt, refs = message_content(_last_user(messages).content)
     assert prompt == "a\nb"
     assert [r.uri for r in refs] == ["https://x/1.png", "data:image/png;base64,AA"]
     with pytest.raises(InvalidRequest):
-        _content([{"type": "image_url", "image_url": 5}])
+        message_content([{"type": "image_url", "image_url": 5}])
     with pytest.raises(InvalidRequest):
         _last_user([InMessage("system", "s")])
 

@@ -150,11 +150,7 @@ def _last_user_text(messages: Any) -> str:
     raise CompatError(400, "invalid_parameter_error", "messages must contain a user message.")
 
 
-@post(f"{PREFIX}/chat/completions", status_code=200)
-async def chat_completions(request: AnyRequest) -> Response[Any]:
-    emu = emulator(request)
-    _auth(emu, request)
-    data = await _body(request)
+def _text_model(emu: Emulator, data: dict[str, Any]) -> str:
     model = data.get("model")
     if not isinstance(model, str) or not model:
         raise CompatError(400, "invalid_parameter_error", "model is required.")
@@ -164,6 +160,78 @@ async def chat_completions(request: AnyRequest) -> Response[Any]:
         raise CompatError(
             404, "model_not_found", f"The model `{model}` does not exist or you do not have access to it."
         )
+    return model
+
+
+@post(f"{PREFIX}/responses", status_code=200)
+async def responses(request: AnyRequest) -> Response[Any]:
+    """The Responses API for text models: the last user text echoed back as output_text."""
+    emu = emulator(request)
+    _auth(emu, request)
+    data = await _body(request)
+    model = _text_model(emu, data)
+    given = data.get("input")
+    text = given if isinstance(given, str) else _last_user_text(given)
+    words = len(text.split())
+    reply = {
+        "id": f"resp_{uuid.uuid4().hex}",
+        "object": "response",
+        "created_at": int(emu.clock.now()),
+        "status": "completed",
+        "model": model,
+        "output": [
+            {
+                "type": "message",
+                "id": f"msg_{uuid.uuid4().hex}",
+                "status": "completed",
+                "role": "assistant",
+                "content": [{"type": "output_text", "text": text, "annotations": []}],
+            }
+        ],
+        "parallel_tool_calls": True,
+        "tool_choice": "auto",
+        "tools": [],
+        "usage": {
+            "input_tokens": words + 8,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": words,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": 2 * words + 8,
+        },
+    }
+    if data.get("stream") is not True:
+        return _ok(reply)
+    return Stream(_response_events(reply, text), media_type="text/event-stream")
+
+
+async def _response_events(reply: dict[str, Any], text: str) -> AsyncIterator[bytes]:
+    def sse(payload: dict[str, Any]) -> bytes:
+        return f"event: {payload['type']}\n".encode() + b"data: " + msgspec.json.encode(payload) + b"\n\n"
+
+    item = reply["output"][0]
+    pending = {**reply, "status": "in_progress", "output": []}
+    events: list[dict[str, Any]] = [
+        {"type": "response.created", "response": pending},
+        {"type": "response.output_item.added", "output_index": 0, "item": {**item, "content": []}},
+    ]
+    events += [
+        {"type": "response.output_text.delta", "item_id": item["id"], "output_index": 0, "content_index": 0, "delta": p}
+        for p in re.findall(r"\S+\s*|\s+", text)
+    ]
+    events += [
+        {"type": "response.output_item.done", "output_index": 0, "item": item},
+        {"type": "response.completed", "response": reply},
+    ]
+    for number, payload in enumerate(events):
+        yield sse({**payload, "sequence_number": number})
+
+
+@post(f"{PREFIX}/chat/completions", status_code=200)
+async def chat_completions(request: AnyRequest) -> Response[Any]:
+    emu = emulator(request)
+    _auth(emu, request)
+    data = await _body(request)
+    model = _text_model(emu, data)
     text = _last_user_text(data.get("messages"))
     usage = ChatUsage(len(text.split()) + 8, max(1, len(text.split())), len(text.split()) * 2 + 9)
     chat_id, created = f"chatcmpl-{uuid.uuid4()}", int(emu.clock.now())
@@ -236,4 +304,4 @@ async def images_generations(request: AnyRequest) -> Response[bytes]:
     return _ok({"created": int(emu.clock.now()), "data": [{"url": links.url(i, s)} for i, s in successes(slots)]})
 
 
-ROUTES = [list_models, chat_completions, images_generations]
+ROUTES = [list_models, chat_completions, responses, images_generations]
