@@ -36,6 +36,7 @@ __all__ = [
     "RouteSettings",
     "RouteTarget",
     "UpstreamSettings",
+    "VariationSettings",
     "load_config",
     "parse_config",
 ]
@@ -144,6 +145,16 @@ class ChatSettings(Struct, frozen=True, forbid_unknown_fields=True):
     markdown_images: bool = True
 
 
+class VariationSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    #: The image-to-image model that makes /v1/images/variations (any model that takes an input image).
+    model: str = "wan2.7-image"
+    #: What it is asked to do with the input image.
+    prompt: str = (
+        "Create a variation of this image: keep its subject, composition, colours and style, "
+        "and change the details naturally, as another take of the same picture."
+    )
+
+
 class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     failure_threshold: int = 5
     cooldown_seconds: float = 30.0
@@ -173,6 +184,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     redis_url: str | None = None
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     chat: ChatSettings = msgspec.field(default_factory=ChatSettings)
+    variations: VariationSettings = msgspec.field(default_factory=VariationSettings)
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
     #: Estimated price per generated image, by model id (for the cost metric).
     prices: dict[str, float] = {}

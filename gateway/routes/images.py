@@ -1,4 +1,4 @@
-"""The images resource: ``POST /v1/images/generations`` and ``POST /v1/images/edits``.
+"""The images resource: ``POST /v1/images/generations``, ``/v1/images/edits`` and ``/v1/images/variations``.
 
 Edits arrive as multipart, as the openai SDK sends them, or as JSON with URLs or
 ``data:`` URIs. Every check (mask, image count, format, bytes, sides, aspect
@@ -22,14 +22,15 @@ from gateway.routes.jobs import prefers_async, submit_job
 from gateway.routes.run import serve_images, served_headers
 from gateway.service.ask import ImageAsk
 from gateway.service.images import ImageService
+from gateway.service.output import Output
 from gateway.service.plan import Plan, plan_images
 from gateway.service.references import json_references
 from gateway.service.specs import edit_ask, generation_ask
 from gateway.wire.decode import decode_request, media_type, param_of, require_json
-from gateway.wire.images import EditRequest, ImageGenerationRequest
-from providers.errors import InvalidRequest
+from gateway.wire.images import EditRequest, ImageGenerationRequest, VariationRequest
+from providers.errors import InvalidRequest, UnsupportedContentType, UnsupportedParameter
 
-__all__ = ["IMAGE_ROUTES", "images_edits", "images_generations"]
+__all__ = ["IMAGE_ROUTES", "images_edits", "images_generations", "images_variations"]
 
 
 @post("/v1/images/generations", status_code=200)
@@ -77,4 +78,38 @@ async def images_edits(request: Request[Any, Any, Any], state: State) -> Respons
     return await _answer(request, service, await plan_images(service, await _read(request)), "image_edit")
 
 
-IMAGE_ROUTES = [images_generations, images_edits]
+@post("/v1/images/variations", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
+async def images_variations(request: Request[Any, Any, Any], state: State) -> Response[Any]:
+    """DALL-E 2's variations, made by the configured image-to-image model with its fixed prompt."""
+    require_client_key(request)
+    service: ImageService = state.images
+    content_type = request.headers.get("content-type", "")
+    if media_type(content_type) not in ("multipart/form-data", "application/x-www-form-urlencoded"):
+        raise UnsupportedContentType(f"Unsupported Content-Type {media_type(content_type)!r}: send multipart/form-data")
+    form = await read_form(request)
+    try:
+        req = msgspec.convert(form.fields, VariationRequest, strict=False)
+    except msgspec.ValidationError as exc:
+        raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
+    if form.mask:
+        raise UnsupportedParameter("'mask' is not a variation parameter", param="mask")
+    refs = form.images
+    if len(refs) != 1:
+        raise InvalidRequest(f"A variation takes exactly one image, got {len(refs)}", param="image")
+    settings = service.config.variations
+    ask = ImageAsk(
+        settings.model,
+        settings.prompt,
+        req.n,
+        req.size,
+        None,
+        None,
+        form.fields,
+        references=refs,
+        needs_references=True,
+        output=Output(response_format=req.response_format or "url"),
+    )
+    return await _answer(request, service, await plan_images(service, ask), "image_variation")
+
+
+IMAGE_ROUTES = [images_generations, images_edits, images_variations]

@@ -20,6 +20,7 @@ __all__ = [
     "ImagesUsage",
     "InputTokensDetails",
     "Quality",
+    "VariationRequest",
 ]
 
 
@@ -63,6 +64,17 @@ class EditRequest(ImageOptions, kw_only=True):
     image: Any = None
     images: Any = None
     mask: Any = None
+
+
+class VariationRequest(msgspec.Struct, kw_only=True):
+    """``images.create_variation``: DALL-E 2's fields (no prompt: the configured one is used)."""
+
+    model: str | None = None
+    n: int | None = None
+    size: str | None = None
+    response_format: Literal["url", "b64_json"] | None = None
+    user: str | None = None
+    image: Any = None
 
 
 class ImageData(msgspec.Struct, omit_defaults=True):
