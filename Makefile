@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint typecheck unit bench clean redis-server
+.PHONY: run test lint typecheck unit bench clean redis-server node-sdk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.runtime: pyproject.toml
@@ -33,8 +33,15 @@ redis-server:
 	  echo "installing redis-server (Debian package) for the shared-state tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
-test: lint typecheck redis-server  ## lint, type-check and run the whole suite
-	$(BIN)/python -m pytest
+# The Node SDK tests run npm's openai (tests/node/package-lock.json); Node.js from Debian if missing.
+node-sdk:
+	@command -v npm >/dev/null 2>&1 || { \
+	  echo "installing nodejs and npm (Debian packages) for the Node SDK tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
+	@test -d tests/node/node_modules/openai || (cd tests/node && npm ci --no-audit --no-fund --silent)
+
+test: lint typecheck redis-server node-sdk  ## lint, type-check and run the whole suite
+	REQUIRE_NODE_SDK=1 $(BIN)/python -m pytest
 
 unit: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/unit
