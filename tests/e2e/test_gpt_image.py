@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import io
+import time
 
 import httpx
 import openai
 import pytest
 from PIL import Image
 
-from tests.conftest import openai_client
+from tests.conftest import GatewayFactory, openai_client
 from tests.e2e.helpers import png_size_from_b64
 from tests.e2e.inputs import emulator_posts, upload
 from tests.servers import Server
@@ -151,3 +152,34 @@ def test_an_upstream_failure_mid_stream_is_an_error_event(client: openai.OpenAI)
     with pytest.raises(openai.APIError) as info:
         list(stream)
     assert "inspection" in info.value.message.lower() or info.value.code == "content_policy_violation"
+
+
+def test_streams_count_and_a_departed_client_stops_the_work(
+    gateway_factory: GatewayFactory, emulators: dict[str, Server]
+) -> None:
+    from tests.e2e.test_platform import metric
+
+    gateway = gateway_factory()  # a gateway of its own: its metrics count only this test
+    client = openai_client(gateway)
+    list(client.images.generate(model="gpt-image-1", prompt="counted", stream=True))
+    labels = {"route": "/v1/images/generations", "model": "wan2.7-image-pro", "status": "200"}
+    assert metric(gateway, "gateway_requests_total", **labels) == 1
+    images = {"provider": "dashscope", "model": "wan2.7-image-pro"}
+    assert metric(gateway, "gateway_images_generated_total", **images) == 1
+
+    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
+    body = {"model": "wanx2.1-t2i-turbo", "prompt": "slow [emu:latency=4]", "stream": True}
+    with httpx.stream("POST", gateway.url + "/v1/images/generations", json=body, timeout=30) as response:
+        assert response.status_code == 200
+        time.sleep(0.8)  # submitted, and polling
+    # The client is gone: the task's polling stops within a poll interval or two.
+    time.sleep(0.6)
+    polls = _polls(emulators["cn"])
+    assert polls >= 1
+    time.sleep(1.5)
+    assert _polls(emulators["cn"]) == polls
+
+
+def _polls(emulator: Server) -> int:
+    log = httpx.get(emulator.url + "/__emulator__/requests", timeout=30).json()
+    return sum(1 for r in log if r["method"] == "GET" and "/tasks/" in r["path"])
