@@ -20,14 +20,14 @@ from litestar.response import Stream
 
 from gateway.http.auth import require_client_key
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES
-from gateway.http.sse import DONE, HEADERS, KEEPALIVE_SECONDS, event, work_events
+from gateway.http.sse import DONE, KEEPALIVE_SECONDS, event, work_events
 from gateway.routes.chat_proxy import proxy_chat
-from gateway.routes.run import serve_images, served_headers
+from gateway.routes.run import event_stream, json_body, serve_images, served_headers
 from gateway.service.chat_images import ChatJob, Reply, chat_ask, chat_job, completion, final_chunks, opening_chunks
 from gateway.service.images import ImageService, Served
 from gateway.service.plan import Plan, plan_images
 from gateway.wire.chat import ChatHead, ChatRequest
-from gateway.wire.decode import decode_request, require_json
+from gateway.wire.decode import decode_request
 
 __all__ = ["CHAT_ROUTES", "chat_completions", "image_chat_events"]
 
@@ -60,17 +60,14 @@ def _stream(service: ImageService, plan: Plan, job: ChatJob, reply: Reply) -> St
     def work() -> Coroutine[Any, Any, Served]:
         return service.run(plan)
 
-    headers = {**HEADERS, "x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
-    return Stream(image_chat_events(work, reply, job), media_type="text/event-stream", headers=headers)
+    return event_stream(image_chat_events(work, reply, job), route)
 
 
 @post("/v1/chat/completions", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
 async def chat_completions(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     require_client_key(request)
     service: ImageService = state.images
-    require_json(request.headers.get("content-type", ""))
-    body = await request.body()
-    head = decode_request(body, ChatHead)
+    body, head = await json_body(request, ChatHead)
     routes = service.router.candidates(head.model)
     route = routes[0]
     if route.model.kind == "chat":

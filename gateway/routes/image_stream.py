@@ -12,7 +12,8 @@ from typing import Any
 
 from litestar.response import Stream
 
-from gateway.http.sse import HEADERS, event, typed_error_event, work_events
+from gateway.http.sse import event, typed_error_event, work_events
+from gateway.routes.run import event_stream
 from gateway.service.images import ImageService, Served
 from gateway.service.plan import Plan
 from gateway.wire.images import NO_USAGE, ImageStreamCompleted
@@ -50,6 +51,4 @@ def image_stream(service: ImageService, plan: Plan, kind: str) -> Stream:
         return service.run(plan)
 
     body = work_events(work, (), lambda served: completed_events(served, kind), on_error=typed_error_event)
-    route = plan.routes[0]
-    headers = {**HEADERS, "x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
-    return Stream(body, media_type="text/event-stream", headers=headers)
+    return event_stream(body, plan.routes[0])

@@ -19,14 +19,14 @@ from gateway.http.multipart import read_form
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response
 from gateway.routes.image_stream import image_stream
 from gateway.routes.jobs import prefers_async, submit_job
-from gateway.routes.run import serve_images, served_headers
+from gateway.routes.run import json_body, serve_images, served_headers
 from gateway.service.ask import ImageAsk
 from gateway.service.images import ImageService
 from gateway.service.output import Output
 from gateway.service.plan import Plan, plan_images
 from gateway.service.references import json_references
 from gateway.service.specs import edit_ask, generation_ask
-from gateway.wire.decode import decode_request, media_type, param_of, require_json
+from gateway.wire.decode import media_type, param_of
 from gateway.wire.images import EditRequest, ImageGenerationRequest, VariationRequest
 from providers.errors import InvalidRequest, UnsupportedContentType, UnsupportedParameter
 
@@ -37,9 +37,8 @@ __all__ = ["IMAGE_ROUTES", "images_edits", "images_generations", "images_variati
 async def images_generations(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     require_client_key(request)
     service: ImageService = state.images
-    require_json(request.headers.get("content-type", ""))
-    body = await request.body()
-    ask = generation_ask(decode_request(body, ImageGenerationRequest), body)
+    body, req = await json_body(request, ImageGenerationRequest)
+    ask = generation_ask(req, body)
     return await _answer(request, service, await plan_images(service, ask), "image_generation")
 
 
@@ -65,10 +64,8 @@ async def _read(request: Request[Any, Any, Any]) -> ImageAsk:
         except msgspec.ValidationError as exc:
             raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
         return edit_ask(req, form.images, form.mask, form.fields)
-    require_json(content_type)
-    body = await request.body()
-    req = decode_request(body, EditRequest)
-    return edit_ask(req, json_references(req), req.mask not in (None, "", [], {}), body)
+    body, edit = await json_body(request, EditRequest)
+    return edit_ask(edit, json_references(edit), edit.mask not in (None, "", [], {}), body)
 
 
 @post("/v1/images/edits", status_code=200, request_max_body_size=LARGE_BODY_BYTES)

@@ -16,18 +16,16 @@ from typing import Any
 import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
-from litestar.response import Stream
 
 from gateway.http.auth import require_client_key
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES
-from gateway.http.sse import HEADERS, event, typed_error_event, work_events
+from gateway.http.sse import event, typed_error_event, work_events
 from gateway.routes.chat_proxy import proxy_chat
-from gateway.routes.run import serve_images, served_headers
+from gateway.routes.run import event_stream, json_body, serve_images, served_headers
 from gateway.service.images import ImageService, Served
 from gateway.service.plan import plan_images
 from gateway.service.responses import ResponseDraft, image_tool, responses_ask
 from gateway.service.routing import Route
-from gateway.wire.decode import decode_request, require_json
 from gateway.wire.responses import ResponsesRequest
 from providers.errors import ApiError, ModelNotFound
 
@@ -48,9 +46,7 @@ def _routes(service: ImageService, model: str | None) -> list[Route] | None:
 async def create_response(request: Request[Any, Any, Any], state: State) -> Response[Any]:
     require_client_key(request)
     service: ImageService = state.images
-    require_json(request.headers.get("content-type", ""))
-    body = await request.body()
-    req = decode_request(body, ResponsesRequest)
+    body, req = await json_body(request, ResponsesRequest)
     tool = image_tool(req)
     routes = _routes(service, req.model)
     if routes is not None and routes[0].model.kind == "chat":
@@ -81,9 +77,7 @@ async def create_response(request: Request[Any, Any, Any], state: State) -> Resp
         def closing(served: Served) -> list[bytes]:
             return draft.closing(served.response, event)
 
-        body_events = work_events(work, draft.opening(event), closing, on_error=typed_error_event)
-        headers = {**HEADERS, "x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
-        return Stream(body_events, media_type="text/event-stream", headers=headers)
+        return event_stream(work_events(work, draft.opening(event), closing, on_error=typed_error_event), route)
     served = await serve_images(request, service, plan)
     if served is None:
         return Response(b"", status_code=CLIENT_CLOSED)

@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, TypeVar
 
 from litestar import Request
+from litestar.response import Stream
 
 from gateway.http.disconnect import ClientGone, unless_client_leaves
+from gateway.http.sse import HEADERS
 from gateway.service.images import ImageService, Served
 from gateway.service.plan import Plan
+from gateway.service.routing import Route
+from gateway.wire.decode import decode_request, require_json
 
-__all__ = ["serve_images", "served_headers", "wants_cache"]
+T = TypeVar("T")
+
+__all__ = ["event_stream", "json_body", "serve_images", "served_headers", "wants_cache"]
 
 
 def wants_cache(request: Request[Any, Any, Any]) -> bool:
@@ -30,3 +37,16 @@ async def serve_images(request: Request[Any, Any, Any], service: ImageService, p
 
 def served_headers(served: Served) -> dict[str, str]:
     return {"x-gateway-provider": served.route.target.name, "x-gateway-model": served.route.model.id}
+
+
+async def json_body(request: Request[Any, Any, Any], type_: type[T]) -> tuple[bytes, T]:
+    """The request's JSON body, as bytes and decoded (415 for another content type, 400 for bad JSON)."""
+    require_json(request.headers.get("content-type", ""))
+    body = await request.body()
+    return body, decode_request(body, type_)
+
+
+def event_stream(events: AsyncIterator[bytes], route: Route) -> Stream:
+    """Server-sent events from the target that makes them."""
+    headers = {**HEADERS, "x-gateway-provider": route.target.name, "x-gateway-model": route.model.id}
+    return Stream(events, media_type="text/event-stream", headers=headers)
