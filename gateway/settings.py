@@ -31,6 +31,7 @@ __all__ = [
     "GatewayConfig",
     "JobSettings",
     "Limits",
+    "MaskSettings",
     "PacingSettings",
     "ProviderSettings",
     "RouteSettings",
@@ -155,6 +156,12 @@ class VariationSettings(Struct, frozen=True, forbid_unknown_fields=True):
     )
 
 
+class MaskSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    #: The model an edit with a mask goes to when it names no model or an OpenAI one
+    #: (gpt-image-*, dall-e-2): one whose catalog entry takes masks.
+    model: str = "wanx2.1-imageedit"
+
+
 class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     failure_threshold: int = 5
     cooldown_seconds: float = 30.0
@@ -185,6 +192,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
     chat: ChatSettings = msgspec.field(default_factory=ChatSettings)
     variations: VariationSettings = msgspec.field(default_factory=VariationSettings)
+    masks: MaskSettings = msgspec.field(default_factory=MaskSettings)
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
     #: Estimated price per generated image, by model id (for the cost metric).
     prices: dict[str, float] = {}

@@ -45,6 +45,9 @@ class ImageSpec:
     extras: Mapping[str, Any] = field(default_factory=dict)
     #: Reference images (URLs or data: URIs), in order.
     images: tuple[str, ...] = ()
+    #: The area to edit of the (one) reference image, as a data: URI of an RGB PNG of the
+    #: same size: white = edit, black = keep (an OpenAI mask, translated).
+    mask: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,6 +163,8 @@ class ModelInfo:
     generation_tokens: tuple[str, ...] = ()
     #: Whether the model can make images with an alpha channel (``background: transparent``).
     output_alpha: bool = False
+    #: Whether the model takes a mask of the area to edit (ImageSpec.mask).
+    masks: bool = False
 
     @property
     def edits(self) -> bool:

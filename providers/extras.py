@@ -2,9 +2,28 @@
 
 from __future__ import annotations
 
+from typing import Annotated, Literal
+
 import msgspec
 
-__all__ = ["WanExtras"]
+__all__ = ["IMAGEEDIT_FUNCTIONS", "WanExtras"]
+
+#: wanx2.1-imageedit's ``function``s (https://www.alibabacloud.com/help/en/model-studio/wanx-image-edit).
+ImageEditFunction = Literal[
+    "stylization_all",
+    "stylization_local",
+    "description_edit",
+    "description_edit_with_mask",
+    "remove_watermark",
+    "expand",
+    "super_resolution",
+    "colorization",
+    "doodle",
+    "control_cartoon_feature",
+]
+IMAGEEDIT_FUNCTIONS: tuple[str, ...] = ImageEditFunction.__args__  # type: ignore[attr-defined]
+Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
+Scale = Annotated[float, msgspec.Meta(ge=1, le=2)]
 
 
 class WanExtras(msgspec.Struct, kw_only=True):
@@ -15,3 +34,12 @@ class WanExtras(msgspec.Struct, kw_only=True):
     prompt_extend: bool | None = None
     watermark: bool | None = None
     thinking_mode: bool | None = None
+    # wanx2.1-imageedit: the function, and the parameters some functions take.
+    function: ImageEditFunction | None = None
+    strength: Unit | None = None
+    top_scale: Scale | None = None
+    bottom_scale: Scale | None = None
+    left_scale: Scale | None = None
+    right_scale: Scale | None = None
+    upscale_factor: Annotated[int, msgspec.Meta(ge=1, le=4)] | None = None
+    is_sketch: bool | None = None

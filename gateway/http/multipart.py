@@ -32,8 +32,8 @@ _UNINDEXED = {"image": 0, "image[]": 1, "images": 2, "images[]": 3}
 class Form:
     #: Text fields (the last value wins when one repeats).
     fields: dict[str, str] = field(default_factory=dict)
-    #: A non-empty ``mask`` was sent.
-    mask: bool = False
+    #: The ``mask`` sent (a file, or a URL or data: URI as text), None when none was.
+    mask: Reference | None = None
     #: (field name, bytes of a file or None, URL text or None, file name), in arrival order per name.
     parts: list[tuple[str, bytes | None, str | None, str | None]] = field(default_factory=list)
 
@@ -57,13 +57,15 @@ async def _add(form: Form, name: str, value: Any) -> None:
     if isinstance(value, UploadFile):
         data = await value.read()
         if _MASK_FIELD.match(name):
-            form.mask = form.mask or bool(data)
+            if data:
+                form.mask = Reference("the mask", data=data)
         elif _IMAGE_FIELD.match(name):
             form.parts.append((name, data, None, value.filename))
         return  # files under other names are not ours to interpret
     text = str(value)
     if _MASK_FIELD.match(name):
-        form.mask = form.mask or bool(text.strip())
+        if text.strip():
+            form.mask = Reference("the mask", uri=text.strip())
     elif _IMAGE_FIELD.match(name):
         if text.strip():
             form.parts.append((name, None, text, None))

@@ -1,7 +1,7 @@
 """The images resource: ``POST /v1/images/generations``, ``/v1/images/edits`` and ``/v1/images/variations``.
 
 Edits arrive as multipart, as the openai SDK sends them, or as JSON with URLs or
-``data:`` URIs. Every check (mask, image count, format, bytes, sides, aspect
+``data:`` URIs. Every check (image count, format, bytes, sides, aspect
 ratio) runs before anything is sent upstream; then edits take the same path as
 generations, through :meth:`ImageService.run`.
 """
@@ -24,7 +24,7 @@ from gateway.service.ask import ImageAsk
 from gateway.service.images import ImageService
 from gateway.service.output import Output
 from gateway.service.plan import Plan, plan_images
-from gateway.service.references import json_references
+from gateway.service.references import json_mask, json_references
 from gateway.service.specs import edit_ask, generation_ask
 from gateway.wire.decode import media_type, param_of
 from gateway.wire.images import EditRequest, ImageGenerationRequest, VariationRequest
@@ -65,7 +65,7 @@ async def _read(request: Request[Any, Any, Any]) -> ImageAsk:
             raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
         return edit_ask(req, form.images, form.mask, form.fields)
     body, edit = await json_body(request, EditRequest)
-    return edit_ask(edit, json_references(edit), edit.mask not in (None, "", [], {}), body)
+    return edit_ask(edit, json_references(edit), json_mask(edit), body)
 
 
 @post("/v1/images/edits", status_code=200, request_max_body_size=LARGE_BODY_BYTES)
@@ -88,7 +88,7 @@ async def images_variations(request: Request[Any, Any, Any], state: State) -> Re
         req = msgspec.convert(form.fields, VariationRequest, strict=False)
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
-    if form.mask:
+    if form.mask is not None:
         raise UnsupportedParameter("'mask' is not a variation parameter", param="mask")
     refs = form.images
     if len(refs) != 1:

@@ -34,6 +34,8 @@ class ImageAsk:
     #: The request field errors about input images name.
     reference_param: str = "image"
     output: Output = PLAIN
+    #: An OpenAI mask (transparent = the area to edit) for the one input image.
+    mask: Reference | None = None
 
     def __repr__(self) -> str:
         return f"ImageAsk(model={self.model!r}, n={self.n!r})"  # prompts and images stay out of logs

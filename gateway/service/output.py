@@ -23,7 +23,16 @@ from providers.base import ModelInfo
 from providers.errors import UnsupportedParameter, UpstreamError
 from providers.images import sniff_format
 
-__all__ = ["GPT_IMAGE_MODELS", "PLAIN", "Output", "check_background", "encode_as", "output_of", "reported_quality"]
+__all__ = [
+    "GPT_IMAGE_MODELS",
+    "OPENAI_IMAGE_MODELS",
+    "PLAIN",
+    "Output",
+    "check_background",
+    "encode_as",
+    "output_of",
+    "reported_quality",
+]
 
 #: openai-python ``types/image_model.py``: the names GPT-image apps send.
 GPT_IMAGE_MODELS = frozenset(
@@ -42,6 +51,8 @@ GPT_IMAGE_MODELS = frozenset(
         "chatgpt-image-latest",
     }
 )
+#: Every OpenAI image model name: these take masks at OpenAI.
+OPENAI_IMAGE_MODELS = GPT_IMAGE_MODELS | {"dall-e-2", "dall-e-3"}
 #: The file formats the models here make; anything else is a re-encoding.
 MADE_AS = "png"
 #: Re-encoding decodes the whole image: past this many pixels it is not an image we made.

@@ -17,12 +17,14 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 from gateway.service.ask import ExtrasSource, ImageAsk
-from gateway.service.output import Output, check_background
-from gateway.service.references import check_count, prepare_references, require_edits
+from gateway.service.masks import translate_mask
+from gateway.service.output import OPENAI_IMAGE_MODELS, Output, check_background
+from gateway.service.references import Reference, check_count, prepare_references, require_edits
 from gateway.service.specs import auto_size, check_n, check_prompt, is_auto
 from gateway.wire.decode import decode_request, param_of
 from providers.base import ImageSpec, ModelInfo, UpstreamCall
-from providers.errors import InvalidRequest
+from providers.errors import InvalidRequest, UnsupportedParameter
+from providers.images import decode_data_uri
 from providers.kind import extras_of
 
 if TYPE_CHECKING:
@@ -71,6 +73,34 @@ class Plan:
         return calls
 
 
+def _inline(ref: Reference, param: str) -> bytes:
+    if ref.data is not None:
+        return ref.data
+    uri = (ref.uri or "").strip()
+    if not uri.startswith("data:"):
+        raise InvalidRequest(
+            f"With a mask, send {ref.label} as a file or a data: URI: its pixels are needed here", param=param
+        )
+    return decode_data_uri(uri, label=ref.label, param=param)
+
+
+async def _masked(
+    service: ImageService, info: ModelInfo, name: str, refs: Sequence[Reference], mask: Reference
+) -> tuple[tuple[str, ...], str]:
+    """The one input image and its translated mask. 400 when the model takes no mask."""
+    if not info.masks:
+        able = sorted({m.id for t in service.router.targets.values() for m in t.adapter.models() if m.masks})
+        models = ", ".join(able) or "none is configured"
+        raise UnsupportedParameter(
+            f"Model '{name}' takes no mask. Models that do: {models}; or describe the region in the prompt",
+            param="mask",
+        )
+    check_count(info, name, len(refs), "image")
+    image, mask_bytes = _inline(refs[0], "image"), _inline(mask, "mask")
+    masked = await service.image_workers.run(translate_mask, image, mask_bytes, info.image_side)
+    return (masked.image,), masked.mask
+
+
 #: GPT-image qualities as resolution tokens, for models whose sizes include them.
 _QUALITY_TOKENS = {"low": "1K", "medium": "1K", "high": "2K"}
 
@@ -98,12 +128,17 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
     n = check_n(ask.n)
     check_prompt(ask.prompt)
     router = service.router
-    name = router.canonical(ask.model)
+    model = ask.model
+    if ask.mask is not None and (model or "").strip() in {"", *OPENAI_IMAGE_MODELS}:
+        model = service.config.masks.model  # OpenAI's models take masks: so does the one standing in for them
+        routes = None
+    name = router.canonical(model)
     routes = list(routes or router.candidates(name))
     info = routes[0].model
     check_background(ask.output, info)
     size = ask.size
     images: tuple[str, ...] = ()
+    mask: str | None = None
     refs = ask.references
     if refs is None:
         size = (_quality_token(info, ask.quality) or size) if is_auto(size) else size
@@ -114,7 +149,9 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
             raise InvalidRequest(
                 "'image' is required: send one file as 'image' or several as 'image[]'", param=ask.reference_param
             )
-        if refs or info.images[0]:
+        if ask.mask is not None:
+            images, mask = await _masked(service, info, name, refs, ask.mask)
+        elif refs or info.images[0]:
             check_count(info, name, len(refs), ask.reference_param)
             prepared = await prepare_references(refs, info, service.image_workers, param=ask.reference_param)
             images = prepared.uris
@@ -132,6 +169,7 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
         style=ask.style,
         extras=extras[routes[0].target.extras],
         images=images,
+        mask=mask,
     )
     plan = Plan(ask.model, name, spec, routes, extras, ask.output)
     plan.calls(0)  # built now: a request the first target cannot take is a 400 before anything starts

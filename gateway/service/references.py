@@ -24,6 +24,7 @@ __all__ = [
     "Prepared",
     "Reference",
     "check_count",
+    "json_mask",
     "json_references",
     "prepare_references",
     "require_edits",
@@ -120,6 +121,20 @@ def _json_reference(value: Any, index: int) -> Reference:
     raise InvalidRequest(
         f'{label} must be a URL, a data: URI or {{"image_url": ...}}', param="image", code="invalid_image"
     )
+
+
+def json_mask(req: EditRequest) -> Reference | None:
+    """A JSON edit's ``mask``: a data: URI (or URL), or OpenAI's ``{"image_url": ...}``."""
+    value = req.mask
+    if value in (None, "", [], {}):
+        return None
+    if isinstance(value, dict):
+        value = value.get("image_url", value.get("url"))
+        if isinstance(value, dict):
+            value = value.get("url")
+    if not isinstance(value, str):
+        raise InvalidRequest('mask must be a data: URI or {"image_url": ...}', param="mask", code="invalid_image")
+    return Reference("the mask", uri=value)
 
 
 def json_references(req: EditRequest) -> list[Reference]:

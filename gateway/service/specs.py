@@ -20,7 +20,7 @@ from gateway.service.output import output_of
 from gateway.service.references import Reference
 from gateway.wire.images import EditRequest, ImageGenerationRequest
 from providers.base import ModelInfo
-from providers.errors import InvalidRequest, UnsupportedParameter
+from providers.errors import InvalidRequest
 from providers.sizes import TOKEN_SIDES
 
 __all__ = [
@@ -102,16 +102,7 @@ def generation_ask(req: ImageGenerationRequest, body: bytes) -> ImageAsk:
     return ImageAsk(req.model, req.prompt, req.n, req.size, req.quality, req.style, body, output=output_of(req))
 
 
-def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: bool, fields: ExtrasSource) -> ImageAsk:
-    """Raises 400 for what no edit here can honour."""
-    if mask:
-        # No edit model here takes an OpenAI mask (transparent = edit here); ignoring it
-        # would silently edit the whole image.
-        raise UnsupportedParameter(
-            "'mask' is not supported: the edit models here take no OpenAI-style mask. "
-            "Describe the region to change in the prompt instead",
-            param="mask",
-        )
+def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: Reference | None, fields: ExtrasSource) -> ImageAsk:
     return ImageAsk(
         req.model,
         req.prompt,
@@ -123,4 +114,5 @@ def edit_ask(req: EditRequest, refs: Sequence[Reference], mask: bool, fields: Ex
         references=refs,
         needs_references=True,
         output=output_of(req),
+        mask=mask,
     )

@@ -74,6 +74,7 @@ class DashScopeAdapter:
             rps=rate.rps if rate else None,
             concurrency=rate.concurrency if rate else None,
             output_alpha=entry.output_alpha,
+            masks=entry.masks,
             generation_tokens=entry.size.tokens,
             **_input_fields(entry),
         )

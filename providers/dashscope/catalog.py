@@ -13,7 +13,19 @@ from providers.dashscope.sizes import SizeRule
 
 __all__ = ["Catalog", "Endpoint", "ModelEntry", "RateLimit", "load_catalog"]
 
-EXTRA_PARAMS = frozenset({"negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode", "style"})
+#: wanx2.1-imageedit's parameters beyond the common ones, and the functions that take each.
+FUNCTION_PARAMS: dict[str, frozenset[str]] = {
+    "strength": frozenset({"stylization_all", "description_edit"}),
+    "top_scale": frozenset({"expand"}),
+    "bottom_scale": frozenset({"expand"}),
+    "left_scale": frozenset({"expand"}),
+    "right_scale": frozenset({"expand"}),
+    "upscale_factor": frozenset({"super_resolution"}),
+    "is_sketch": frozenset({"doodle"}),
+}
+EXTRA_PARAMS = frozenset(
+    {"negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode", "style", "function", *FUNCTION_PARAMS}
+)
 
 
 class Endpoint(StrEnum):
@@ -66,6 +78,11 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     image_alpha: bool = True
     #: The model can make images with an alpha channel (``background: transparent``).
     output_alpha: bool = False
+    #: How the input image is sent: ``images`` (a list) or ``base_image`` (wanx2.1-imageedit's
+    #: ``base_image_url``, with ``function`` and an optional ``mask_image_url``).
+    input_style: Literal["images", "base_image"] = "images"
+    #: The model takes a mask (white = edit, black = keep), so OpenAI masks can go to it.
+    masks: bool = False
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 import msgspec
 
 from providers.base import HttpRequest, ImageSpec, TaskRef, UpstreamCall
-from providers.dashscope.catalog import Endpoint, ModelEntry
+from providers.dashscope.catalog import FUNCTION_PARAMS, Endpoint, ModelEntry
 from providers.dashscope.sizes import map_size
 from providers.errors import InvalidRequest, UnsupportedParameter
 
@@ -59,6 +59,8 @@ def _parameters(entry: ModelEntry, spec: ImageSpec, n: int, seed_offset: int) ->
     if size is not None:
         params["size"] = size
     for name in entry.params:
+        if name == "function":
+            continue  # an input field (wanx2.1-imageedit)
         value = spec.extras.get(name)
         if name == "style":
             # wanx-v1's own style enum ("<sketch>" ...); OpenAI's vivid/natural have no equivalent.
@@ -82,6 +84,10 @@ def _body(entry: ModelEntry, upstream: str, spec: ImageSpec, n: int, seed_offset
         content: list[dict[str, str]] = [{"image": image} for image in spec.images]
         content.append({"text": prompt})
         inputs = {"messages": [{"role": "user", "content": content}]}
+    elif entry.input_style == "base_image":
+        inputs = {"function": edit_function(spec), "prompt": prompt, "base_image_url": spec.images[0]}
+        if spec.mask is not None:
+            inputs["mask_image_url"] = spec.mask
     else:
         inputs = {"prompt": prompt}
         if entry.endpoint is Endpoint.IMAGE2IMAGE:
@@ -90,6 +96,34 @@ def _body(entry: ModelEntry, upstream: str, spec: ImageSpec, n: int, seed_offset
         if negative is not None and "negative_prompt" in entry.params and _negative_in_input(entry):
             inputs["negative_prompt"] = negative
     return {"model": upstream, "input": inputs, "parameters": _parameters(entry, spec, n, seed_offset)}
+
+
+def edit_function(spec: ImageSpec) -> str:
+    """wanx2.1-imageedit's function: as asked, else inpainting with a mask, an instruction edit without."""
+    asked = spec.extras.get("function")
+    if isinstance(asked, str):
+        return asked
+    return "description_edit_with_mask" if spec.mask is not None else "description_edit"
+
+
+def _check_function(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
+    if spec.mask is not None and not entry.masks:
+        raise UnsupportedParameter(f"Model '{model_id}' takes no mask", param="mask")
+    if entry.input_style != "base_image":
+        return
+    function = edit_function(spec)
+    if spec.mask is not None and function != "description_edit_with_mask":
+        raise InvalidRequest(
+            f"A mask is for function 'description_edit_with_mask', not {function!r}: drop one of them",
+            param="function",
+        )
+    if spec.mask is None and function == "description_edit_with_mask":
+        raise InvalidRequest("Function 'description_edit_with_mask' needs a mask", param="mask")
+    for name, functions in FUNCTION_PARAMS.items():
+        if spec.extras.get(name) is not None and function not in functions:
+            raise InvalidRequest(
+                f"'{name}' is for function {' or '.join(sorted(functions))}, not {function!r}", param=name
+            )
 
 
 def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
@@ -108,6 +142,7 @@ def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
 def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:
     """The calls that produce ``spec.n`` images: more than the model's n_max fans out."""
     _check_images(model_id, entry, spec)
+    _check_function(model_id, entry, spec)
     _check_text(model_id, entry, spec)
     _check_extras(model_id, entry, dict(spec.extras))
     headers = {"Content-Type": "application/json"}

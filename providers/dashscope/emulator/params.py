@@ -90,7 +90,7 @@ def check(
     if rule.kind is Kind.WANX_V1:
         _wanx_v1(par)
     elif rule.kind is Kind.IMAGEEDIT:
-        scale = _imageedit(inp, par, call)
+        scale = _imageedit(inp, par, call, images[0] if images else None)
     elif rule.kind is Kind.WAN27:
         _wan27(par, len(images), sequential=sequential)
     elif interleave:
@@ -131,8 +131,12 @@ def _wanx_v1(par: Parameters) -> None:
         raise invalid("The ref_mode must be repaint or refonly.")
 
 
-def _imageedit(inp: Input, par: Parameters, call: Call) -> int:
-    """Checks wanx2.1-imageedit's function; returns the output scale (super_resolution)."""
+def _imageedit(inp: Input, par: Parameters, call: Call, base: InputImage | None) -> int:
+    """Checks wanx2.1-imageedit's function; returns the output scale (super_resolution).
+
+    The 2026 page takes the mask as a URL or base64 (the 2025 one said URL only): both are
+    accepted. A mask read here must be the base image's size, as the page requires.
+    """
     if inp.function is None:
         raise invalid("Required parameter input.function is missing.")
     if inp.function not in IMAGEEDIT_FUNCTIONS:
@@ -140,9 +144,12 @@ def _imageedit(inp: Input, par: Parameters, call: Call) -> int:
     if inp.function == "description_edit_with_mask" and not inp.mask_image_url:
         raise invalid("Required parameter input.mask_image_url is missing for description_edit_with_mask.")
     if inp.mask_image_url is not None:
-        if inp.mask_image_url.startswith("data:"):
-            raise invalid("The mask_image_url must be a URL.")
-        check_image(inp.mask_image_url, ImageRule(1, 1), oss_resolve=call.oss_resolve, label="Mask image")
+        mask = check_image(
+            inp.mask_image_url, ImageRule(1, 1, smin=512, smax=4096), oss_resolve=call.oss_resolve, label="Mask image"
+        )
+        sized = mask.width is not None and base is not None and base.width is not None
+        if sized and (mask.width, mask.height) != (base.width, base.height):  # type: ignore[union-attr]
+            raise invalid("The mask image must be the same size as the base image.")
     if inp.function != "super_resolution":
         return 1
     factor = 1 if par.upscale_factor is None else par.upscale_factor
