@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-__all__ = ["IMAGEEDIT_FUNCTIONS", "WanExtras"]
+__all__ = ["IMAGEEDIT_FUNCTIONS", "PaletteColor", "WanExtras"]
 
 #: wanx2.1-imageedit's ``function``s (https://www.alibabacloud.com/help/en/model-studio/wanx-image-edit).
 ImageEditFunction = Literal[
@@ -26,6 +26,13 @@ Unit = Annotated[float, msgspec.Meta(ge=0, le=1)]
 Scale = Annotated[float, msgspec.Meta(ge=1, le=2)]
 
 
+class PaletteColor(msgspec.Struct, frozen=True):
+    """One colour of wan2.7's ``color_palette``: ``#RRGGBB`` and its share, ``"23.51%"`` (a number is taken too)."""
+
+    hex: str
+    ratio: str | float
+
+
 class WanExtras(msgspec.Struct, kw_only=True):
     """Parameters OpenAI SDK clients send through ``extra_body`` (top level) for these models."""
 
@@ -34,6 +41,10 @@ class WanExtras(msgspec.Struct, kw_only=True):
     prompt_extend: bool | None = None
     watermark: bool | None = None
     thinking_mode: bool | None = None
+    # wan2.7: an image set (n is then a maximum), boxes to edit per input image, a palette.
+    enable_sequential: bool | None = None
+    bbox_list: list[list[list[int]]] | None = None
+    color_palette: list[PaletteColor] | None = None
     # wanx2.1-imageedit: the function, and the parameters some functions take.
     function: ImageEditFunction | None = None
     strength: Unit | None = None

@@ -11,7 +11,7 @@ fallback, jobs and streams reuse them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -110,12 +110,37 @@ def _quality_token(info: ModelInfo, quality: str | None) -> str | None:
     return token if token in info.generation_tokens else None
 
 
+def _form_extras(fields: Mapping[str, Any], type_: type[msgspec.Struct]) -> dict[str, Any]:
+    """Form fields for ``type_``: JSON text where a list or an object is wanted."""
+    names = set(type_.__struct_fields__)
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        base = key.split("[", 1)[0]
+        if base not in names:
+            continue
+        if key != base:
+            # The SDKs flatten nested extra_body values in multipart bodies (bbox_list[][][]=1),
+            # losing their structure: refused rather than read wrongly or dropped.
+            raise InvalidRequest(
+                f"'{base}' cannot be read from a multipart field {key!r}: send it as a JSON string "
+                "(json.dumps(...)) or send a JSON body",
+                param=base,
+            )
+        if isinstance(value, str) and value.lstrip()[:1] in ("[", "{"):
+            try:
+                value = msgspec.json.decode(value)
+            except msgspec.DecodeError:
+                raise InvalidRequest(f"'{base}' is not valid JSON", param=base) from None
+        out[key] = value
+    return out
+
+
 def _extras(fields: ExtrasSource, type_: type[msgspec.Struct]) -> dict[str, Any]:
     if isinstance(fields, bytes):
         return extras_of(decode_request(fields, type_))
     try:
         # strict=False: form fields are text ("2", "true") where the Struct says int or bool.
-        return extras_of(msgspec.convert(fields, type_, strict=False))
+        return extras_of(msgspec.convert(_form_extras(fields, type_), type_, strict=False))
     except msgspec.ValidationError as exc:
         raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
 

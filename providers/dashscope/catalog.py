@@ -24,7 +24,19 @@ FUNCTION_PARAMS: dict[str, frozenset[str]] = {
     "is_sketch": frozenset({"doodle"}),
 }
 EXTRA_PARAMS = frozenset(
-    {"negative_prompt", "seed", "prompt_extend", "watermark", "thinking_mode", "style", "function", *FUNCTION_PARAMS}
+    {
+        "negative_prompt",
+        "seed",
+        "prompt_extend",
+        "watermark",
+        "thinking_mode",
+        "style",
+        "function",
+        "enable_sequential",
+        "bbox_list",
+        "color_palette",
+        *FUNCTION_PARAMS,
+    }
 )
 
 
@@ -83,6 +95,8 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     input_style: Literal["images", "base_image"] = "images"
     #: The model takes a mask (white = edit, black = keep), so OpenAI masks can go to it.
     masks: bool = False
+    #: Images one call may return as a set (``enable_sequential``); 0: the model makes no sets.
+    sequential_max: int = 0
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -10,10 +11,12 @@ from providers.base import HttpRequest, ImageSpec, TaskRef, UpstreamCall
 from providers.dashscope.catalog import FUNCTION_PARAMS, Endpoint, ModelEntry
 from providers.dashscope.sizes import map_size
 from providers.errors import InvalidRequest, UnsupportedParameter
+from providers.extras import PaletteColor
 
 __all__ = ["build_calls", "build_poll"]
 
 SEED_MAX = 2_147_483_647
+_HEX = re.compile(r"#[0-9A-Fa-f]{6}")
 _BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode")
 
 
@@ -69,6 +72,8 @@ def _parameters(entry: ModelEntry, spec: ImageSpec, n: int, seed_offset: int) ->
             continue
         if name == "seed":
             value = (value + seed_offset) % (SEED_MAX + 1)  # distinct images across fanned-out calls
+        if name == "color_palette":
+            value = [{"hex": c.hex, "ratio": f"{_percent(c.ratio):.2f}%"} for c in value]  # the documented form
         params[name] = value
     return params
 
@@ -96,6 +101,60 @@ def _body(entry: ModelEntry, upstream: str, spec: ImageSpec, n: int, seed_offset
         if negative is not None and "negative_prompt" in entry.params and _negative_in_input(entry):
             inputs["negative_prompt"] = negative
     return {"model": upstream, "input": inputs, "parameters": _parameters(entry, spec, n, seed_offset)}
+
+
+def _percent(ratio: str | float) -> float:
+    text = str(ratio).strip().removesuffix("%")
+    try:
+        return float(text)
+    except ValueError:
+        raise InvalidRequest(
+            f"color_palette ratio {ratio!r} is not a percentage like '23.51%'", param="color_palette"
+        ) from None
+
+
+def _check_wan27(entry: ModelEntry, spec: ImageSpec) -> None:
+    """wan2.7's sets, boxes and palettes, as its API reference describes them."""
+    extras = spec.extras
+    sequential = extras.get("enable_sequential") is True
+    if sequential and spec.n > entry.sequential_max:
+        raise InvalidRequest(f"An image set holds at most {entry.sequential_max} images", param="n")
+    palette = extras.get("color_palette")
+    if palette is not None:
+        if sequential:
+            raise InvalidRequest("color_palette cannot be used with enable_sequential", param="color_palette")
+        _check_palette(palette)
+    boxes = extras.get("bbox_list")
+    if boxes is not None:
+        _check_boxes(boxes, len(spec.images))
+
+
+def _check_palette(palette: list[PaletteColor]) -> None:
+    if not 3 <= len(palette) <= 10:
+        raise InvalidRequest(f"color_palette takes 3 to 10 colours, got {len(palette)}", param="color_palette")
+    for colour in palette:
+        if not _HEX.fullmatch(colour.hex):
+            raise InvalidRequest(f"color_palette hex {colour.hex!r} is not '#RRGGBB'", param="color_palette")
+    total = sum(round(_percent(c.ratio), 2) for c in palette)
+    if abs(total - 100) > 0.001:
+        raise InvalidRequest(f"color_palette ratios add up to {total:.2f}%, not 100.00%", param="color_palette")
+
+
+def _check_boxes(boxes: list[list[list[int]]], images: int) -> None:
+    if len(boxes) != images:
+        raise InvalidRequest(
+            f"bbox_list needs one entry per input image ({images}; [] for an image without boxes), got {len(boxes)}",
+            param="bbox_list",
+        )
+    for per_image in boxes:
+        if len(per_image) > 2:
+            raise InvalidRequest("bbox_list takes at most 2 boxes per image", param="bbox_list")
+        for box in per_image:
+            if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3] or min(box) < 0:
+                raise InvalidRequest(
+                    f"bbox_list box {box} is not [x1, y1, x2, y2] in pixels with x1 < x2 and y1 < y2",
+                    param="bbox_list",
+                )
 
 
 def edit_function(spec: ImageSpec) -> str:
@@ -142,17 +201,20 @@ def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
 def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:
     """The calls that produce ``spec.n`` images: more than the model's n_max fans out."""
     _check_images(model_id, entry, spec)
-    _check_function(model_id, entry, spec)
-    _check_text(model_id, entry, spec)
     _check_extras(model_id, entry, dict(spec.extras))
+    _check_function(model_id, entry, spec)
+    _check_wan27(entry, spec)
+    _check_text(model_id, entry, spec)
     headers = {"Content-Type": "application/json"}
     if entry.is_async:
         headers["X-DashScope-Async"] = "enable"
     url = f"{base_url}/api/v1/services/aigc/{entry.endpoint.value}"
     calls = []
     done = 0
+    # A set is one call: its n is a maximum, and the model decides how many images it holds.
+    per_call = entry.sequential_max if spec.extras.get("enable_sequential") is True else entry.n_max
     while done < spec.n:
-        n = min(entry.n_max, spec.n - done)
+        n = min(per_call, spec.n - done)
         body = msgspec.json.encode(_body(entry, upstream, spec, n, done))
         calls.append(UpstreamCall(HttpRequest("POST", url, headers, body), n=n, creates_task=entry.is_async))
         done += n
