@@ -98,6 +98,8 @@ class UpstreamCall:
     n: int
     #: An async submit: re-sending it after an ambiguous failure could bill twice.
     creates_task: bool = False
+    #: The answer's text is the prompt the model used (returned as revised_prompt).
+    revised_prompt: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,9 @@ class WanExtras(msgspec.Struct, kw_only=True):
     prompt_extend: bool | None = None
     watermark: bool | None = None
     thinking_mode: bool | None = None
+    # qwen-image-3.0: how the prompt is extended, and whether the model thinks first.
+    prompt_extend_mode: Literal["direct", "agent"] | None = None
+    enable_thinking: bool | None = None
     # wan2.7: an image set (n is then a maximum), boxes to edit per input image, a palette.
     enable_sequential: bool | None = None
     bbox_list: list[list[list[int]]] | None = None

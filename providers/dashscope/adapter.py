@@ -98,7 +98,7 @@ class DashScopeAdapter:
         return request.build_calls(self.base_url, model_id, upstream, entry, spec)
 
     def parse_result(self, call: UpstreamCall, response_: HttpResponse) -> ImageBatch | TaskRef:
-        return response.parse_result(response_)
+        return response.parse_result(response_, text_is_prompt=call.revised_prompt)
 
     def poll_request(self, task: TaskRef) -> HttpRequest:
         return request.build_poll(self.base_url, task)

@@ -35,6 +35,8 @@ EXTRA_PARAMS = frozenset(
         "enable_sequential",
         "bbox_list",
         "color_palette",
+        "prompt_extend_mode",
+        "enable_thinking",
         *FUNCTION_PARAMS,
     }
 )
@@ -97,6 +99,11 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     masks: bool = False
     #: Images one call may return as a set (``enable_sequential``); 0: the model makes no sets.
     sequential_max: int = 0
+    #: Sent when a text-to-image request gives no size, where the model's own default would
+    #: cost more (qwen-image-3.0 makes 2048^2, billed at its 2K tier).
+    default_size: str | None = None
+    #: With prompt_extend on, the answer's text item is the rewritten prompt (z-image-turbo).
+    revised_prompt_text: bool = False
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:

@@ -17,7 +17,7 @@ __all__ = ["build_calls", "build_poll"]
 
 SEED_MAX = 2_147_483_647
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}")
-_BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode")
+_BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode", "enable_thinking")
 
 
 def _check_text(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
@@ -58,7 +58,10 @@ def _check_extras(model_id: str, entry: ModelEntry, extras: dict[str, Any]) -> N
 
 def _parameters(entry: ModelEntry, spec: ImageSpec, n: int, seed_offset: int) -> dict[str, Any]:
     params: dict[str, Any] = {"n": n}  # always explicit: several families default to 4
-    size = map_size(spec.size, entry.size_rule(bool(spec.images)))
+    wanted = spec.size
+    if entry.default_size and not spec.images and (wanted is None or wanted.strip().lower() in ("", "auto")):
+        wanted = entry.default_size
+    size = map_size(wanted, entry.size_rule(bool(spec.images)))
     if size is not None:
         params["size"] = size
     for name in entry.params:
@@ -111,6 +114,14 @@ def _percent(ratio: str | float) -> float:
         raise InvalidRequest(
             f"color_palette ratio {ratio!r} is not a percentage like '23.51%'", param="color_palette"
         ) from None
+
+
+def _check_qwen3(spec: ImageSpec) -> None:
+    if spec.extras.get("prompt_extend_mode") == "agent" and spec.images:
+        raise InvalidRequest(
+            "prompt_extend_mode 'agent' is for text-to-image only: drop it or the input images",
+            param="prompt_extend_mode",
+        )
 
 
 def _check_wan27(entry: ModelEntry, spec: ImageSpec) -> None:
@@ -204,6 +215,7 @@ def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, 
     _check_extras(model_id, entry, dict(spec.extras))
     _check_function(model_id, entry, spec)
     _check_wan27(entry, spec)
+    _check_qwen3(spec)
     _check_text(model_id, entry, spec)
     headers = {"Content-Type": "application/json"}
     if entry.is_async:
@@ -216,7 +228,9 @@ def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, 
     while done < spec.n:
         n = min(per_call, spec.n - done)
         body = msgspec.json.encode(_body(entry, upstream, spec, n, done))
-        calls.append(UpstreamCall(HttpRequest("POST", url, headers, body), n=n, creates_task=entry.is_async))
+        revised = entry.revised_prompt_text and spec.extras.get("prompt_extend") is True
+        request = HttpRequest("POST", url, headers, body)
+        calls.append(UpstreamCall(request, n=n, creates_task=entry.is_async, revised_prompt=revised))
         done += n
     return calls
 

@@ -21,10 +21,14 @@ class _Usage(msgspec.Struct):
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
+    # qwen-image-3.0 reports its output by billing tier.
+    output_width: int | None = None
+    output_height: int | None = None
 
 
 class _Content(msgspec.Struct):
     image: str | None = None
+    text: str | None = None
 
 
 class _Message(msgspec.Struct):
@@ -99,6 +103,8 @@ def _size(usage: _Usage | None) -> tuple[int, int] | None:
             return None
     if usage.width and usage.height:
         return usage.width, usage.height
+    if usage.output_width and usage.output_height:
+        return usage.output_width, usage.output_height
     return None
 
 
@@ -108,8 +114,12 @@ def _tokens(usage: _Usage | None) -> TokenUsage | None:
     return TokenUsage(usage.input_tokens or 0, usage.output_tokens or 0, usage.total_tokens or 0)
 
 
-def _images(output: _Output) -> tuple[list[GeneratedImage], list[_Result]]:
-    """Successful images in order, and the per-image failures (partial failure)."""
+def _images(output: _Output, text_is_prompt: bool) -> tuple[list[GeneratedImage], list[_Result]]:
+    """Successful images in order, and the per-image failures (partial failure).
+
+    ``text_is_prompt``: a choice's text item is the prompt the model used (z-image-turbo
+    with prompt_extend), given as each of its images' revised_prompt.
+    """
     images: list[GeneratedImage] = []
     failures: list[_Result] = []
     for result in output.results or ():
@@ -120,13 +130,15 @@ def _images(output: _Output) -> tuple[list[GeneratedImage], list[_Result]]:
     for choice in output.choices or ():
         content = choice.message.content if choice.message else None
         if isinstance(content, list):
-            images.extend(GeneratedImage(item.image) for item in content if item.image)
+            texts = [item.text for item in content if item.text] if text_is_prompt else []
+            revised = texts[0] if texts else None
+            images.extend(GeneratedImage(item.image, revised) for item in content if item.image)
     return images, failures
 
 
-def _batch(body: _Body) -> ImageBatch:
+def _batch(body: _Body, text_is_prompt: bool = False) -> ImageBatch:
     assert body.output is not None
-    images, failures = _images(body.output)
+    images, failures = _images(body.output, text_is_prompt)
     if not images:
         first = failures[0] if failures else None
         if first is None:
@@ -135,13 +147,13 @@ def _batch(body: _Body) -> ImageBatch:
     return ImageBatch(tuple(images), _size(body.usage), _tokens(body.usage), body.request_id)
 
 
-def parse_result(response: HttpResponse) -> ImageBatch | TaskRef:
+def parse_result(response: HttpResponse, *, text_is_prompt: bool = False) -> ImageBatch | TaskRef:
     """A sync answer's images, or the task an async submit created."""
     body = _decode(response)
     assert body.output is not None
     if body.output.task_id and body.output.task_status in _RUNNING:
         return TaskRef(body.output.task_id, body.request_id)
-    return _batch(body)
+    return _batch(body, text_is_prompt)
 
 
 def parse_poll(response: HttpResponse) -> ImageBatch | None:

@@ -36,6 +36,9 @@ def test_the_issue_model_list_is_covered() -> None:
         "qwen-image-max",
         "qwen-image-2.0",
         "qwen-image-2.0-pro",
+        "qwen-image-3.0",
+        "qwen-image-3.0-pro",
+        "z-image-turbo",
     }
 
 

@@ -93,6 +93,8 @@ def check(
         scale = _imageedit(inp, par, call, images[0] if images else None)
     elif rule.kind is Kind.WAN27:
         _wan27(par, len(images), sequential=sequential)
+    elif rule.kind is Kind.QWEN3:
+        _qwen3(par, len(images))
     elif interleave:
         count = _interleave(par, call)
     width, height = output_size(
@@ -108,7 +110,7 @@ def check(
 
 
 def _n(rule: ModelRule, model: str, n: int | None, *, sequential: bool, interleave: bool) -> int:
-    if interleave:
+    if interleave or rule.kind is Kind.ZIMAGE:
         if n is not None and n != 1:
             raise invalid("num_images_per_prompt must be 1")
         return 1
@@ -120,6 +122,14 @@ def _n(rule: ModelRule, model: str, n: int | None, *, sequential: bool, interlea
     if not allowed.min <= n <= allowed.max:
         raise invalid(f"The n of {model} must be within [{allowed.min}, {allowed.max}], got {n}.")
     return n
+
+
+def _qwen3(par: Parameters, image_count: int) -> None:
+    mode = par.prompt_extend_mode
+    if mode is not None and mode not in ("direct", "agent"):
+        raise invalid("The prompt_extend_mode must be direct or agent.")
+    if mode == "agent" and image_count:
+        raise invalid("The prompt_extend_mode agent is only available for text-to-image.")
 
 
 def _wanx_v1(par: Parameters) -> None:

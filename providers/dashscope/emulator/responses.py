@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .clock import dashscope_time
-from .models import Endpoint, Shape
+from .models import Endpoint, Kind, Shape
 from .plan import Slot, successes
 from .results import ImageSpec, Signer
 from .tasks import Task
@@ -62,7 +62,31 @@ def _metrics(slots: tuple[Slot, ...]) -> TaskMetrics:
     return TaskMetrics(TOTAL=len(slots), SUCCEEDED=ok, FAILED=len(slots) - ok)
 
 
+#: qwen-image-3.0 bills by output area: up to this many pixels is the 1K tier.
+QIMA_1K_MAX_PIXELS = 2_250_000
+
+
 def sync_usage(job: Job, count: int) -> Usage:
+    if job.rule.kind is Kind.QWEN3:
+        tier = "1k" if job.width * job.height <= QIMA_1K_MAX_PIXELS else "2k"
+        return Usage(
+            output_width=job.width,
+            output_height=job.height,
+            input_image_count=len(job.images),
+            input_image_type=f"qima_input_{tier}",
+            output_image_count=count,
+            output_image_type=f"qima_output_{tier}",
+        )
+    if job.rule.kind is Kind.ZIMAGE:
+        tokens = 16 * len(job.prompt_used) if job.prompt_extend else 0
+        return Usage(
+            image_count=count,
+            width=job.width,
+            height=job.height,
+            input_tokens=tokens,
+            output_tokens=0,
+            total_tokens=tokens,
+        )
     if job.rule.shape is Shape.QWEN:
         return Usage(image_count=count, width=job.width, height=job.height)
     size = f"{job.width}*{job.height}"
@@ -84,6 +108,10 @@ def sync_output(job: Job, slots: tuple[Slot, ...], links: Links, *, finished: bo
     if job.rule.shape is Shape.WAN:
         return SyncOutput(choices=wan_choices(job, slots, links), finished=True)
     images = [ContentOut(image=links.url(i, spec)) for i, spec in successes(slots)]
+    if job.rule.kind is Kind.ZIMAGE:
+        # The prompt comes back as a text item: rewritten when prompt_extend was on.
+        text = f"{job.prompt_used}, cinematic light, rich detail" if job.prompt_extend else job.prompt_used
+        images.append(ContentOut(text=text))
     return SyncOutput(
         choices=[_choice(images)],
         finished=True if finished else None,

@@ -93,7 +93,10 @@ def validate(body: bytes, call: Call) -> Job:
         width=spec.width,
         height=spec.height,
         images=spec.images,
-        prompt_extend=rule.prompt_extend and par.prompt_extend is not False,
+        # z-image-turbo rewrites only when asked (its default is false); the others when not told not to.
+        prompt_extend=par.prompt_extend is True
+        if rule.kind is Kind.ZIMAGE
+        else rule.prompt_extend and par.prompt_extend is not False,
         interleave=interleave,
     )
 

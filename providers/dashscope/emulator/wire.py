@@ -51,6 +51,8 @@ class Parameters(msgspec.Struct):
     bbox_list: list[list[list[float]]] | None = None
     color_palette: list[PaletteEntry] | None = None
     upscale_factor: int | None = None
+    prompt_extend_mode: str | None = None
+    enable_thinking: bool | None = None
 
 
 # ---- responses ---------------------------------------------------------------------------------------
@@ -95,13 +97,20 @@ class TaskMetrics(msgspec.Struct):
 
 
 class Usage(msgspec.Struct, omit_defaults=True):
-    image_count: int
+    image_count: int | None = None
     size: str | None = None
     width: int | None = None
     height: int | None = None
     input_tokens: int | None = None
     output_tokens: int | None = None
     total_tokens: int | None = None
+    # qwen-image-3.0's billing tiers.
+    output_width: int | None = None
+    output_height: int | None = None
+    input_image_count: int | None = None
+    input_image_type: str | None = None
+    output_image_count: int | None = None
+    output_image_type: str | None = None
 
 
 class SyncOutput(msgspec.Struct, omit_defaults=True):
