@@ -98,7 +98,7 @@ async def images_variations(request: Request[Any, Any, Any], state: State) -> Re
         settings.model,
         settings.prompt,
         req.n,
-        req.size,
+        req.size or "1024x1024",  # DALL-E 2's default
         None,
         None,
         form.fields,

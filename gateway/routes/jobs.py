@@ -33,7 +33,9 @@ def prefers_async(request: Request[Any, Any, Any]) -> bool:
 def view(record: JobRecord) -> JobView:
     job = JobView(record.id, "image.generation.job", record.status, record.created, record.model_id or record.model)
     if record.result is not None:
-        job.data, job.size, job.usage = record.result.data, record.result.size, record.result.usage
+        result = record.result
+        job.data, job.size, job.usage = result.data, result.size, result.usage
+        job.quality, job.output_format, job.background = result.quality, result.output_format, result.background
     if record.error is not None:
         e = record.error
         job.error = ErrorBody(e.message, e.type, e.param, e.code)

@@ -48,12 +48,15 @@ async def create_response(request: Request[Any, Any, Any], state: State) -> Resp
     service: ImageService = state.images
     body, req = await json_body(request, ResponsesRequest)
     tool = image_tool(req)
-    routes = _routes(service, req.model)
-    if routes is not None and routes[0].model.kind == "chat":
+    # No model: the tool's decides (else the default image model).
+    routes = _routes(service, req.model) if req.model or tool is None or tool.model is None else None
+    if routes is not None and routes[0].model.kind == "chat" and tool is None:
         stream = bool(req.stream)
         return await proxy_chat(
             request, service, routes[0], body, requested=req.model, stream=stream, resource="responses"
         )
+    if routes is not None and routes[0].model.kind == "chat":
+        routes = None  # a text model with the image tool: the tool makes the image, here
     if routes is not None:
         model = req.model or routes[0].model.id
     elif tool is not None:

@@ -60,10 +60,6 @@ def _usage(batches: list[ImageBatch], input_images: int) -> ImagesUsage | None:
     )
 
 
-def _encode_all(blobs: list[bytes], fmt: str, compression: int | None) -> list[bytes]:
-    return [encode_as(blob, fmt, compression) for blob in blobs]
-
-
 class ImageService:
     def __init__(
         self,
@@ -231,7 +227,9 @@ class ImageService:
             allowed = route.target.adapter.download_allowed
             blobs = await fetch_all_b64(self.client, urls, allowed, self.config.downloads)
             if output.format is not None:
-                blobs = await self.image_workers.run(_encode_all, blobs, output.format, output.compression)
+                # One task per image: they share the pool, and a departed client's queued ones never start.
+                fmt, compression = output.format, output.compression
+                blobs = await gather_or_cancel(self.image_workers.run(encode_as, b, fmt, compression) for b in blobs)
         size = next((b.size for b in batches if b.size), None)
         if blobs is None:
             data = [ImageData(url=image.url, revised_prompt=image.revised_prompt) for image in images]
@@ -258,7 +256,14 @@ class ImageService:
             response.background = "transparent" if output.background == "transparent" else "opaque"
         return Served(response, route)
 
-    async def resume(self, route: Route, tasks: Sequence[tuple[str, int]], output: Output) -> Served:
+    async def resume(
+        self,
+        route: Route,
+        tasks: Sequence[tuple[str, int]],
+        output: Output,
+        quality: str | None = None,
+        input_images: int = 0,
+    ) -> Served:
         """Finish a job whose tasks an earlier run submitted: poll them, then answer as usual."""
         deadline = time.monotonic() + self.deadline_seconds
         try:
@@ -266,6 +271,6 @@ class ImageService:
                 batches = await gather_or_cancel(
                     self.engine.resume(route.target, TaskRef(task_id), n, deadline, route.model) for task_id, n in tasks
                 )
-                return await self._answer(route, batches, output, None, 0)
+                return await self._answer(route, batches, output, quality, input_images)
         except TimeoutError:
             raise UpstreamTimeout("The resumed job did not finish within the deadline") from None

@@ -64,6 +64,9 @@ class JobRecord(msgspec.Struct):
     tasks: list[JobTask] = msgspec.field(default_factory=list)
     #: How the answer is shaped (a record written before this field: as DALL-E answers).
     output: Output | None = None
+    #: What the answer echoes and counts (kept for a resume on another replica).
+    quality: str | None = None
+    input_images: int = 0
     result: ImagesResponse | None = None
     error: ErrorRecord | None = None
 
@@ -121,6 +124,8 @@ class JobService:
             model=plan.name,
             response_format=plan.output.response_format,
             output=plan.output,
+            quality=plan.spec.quality,
+            input_images=len(plan.spec.images),
             owner=self.replica,
             heartbeat=time.time(),
         )
@@ -233,7 +238,8 @@ class JobService:
             return
         try:
             output = record.output or Output(response_format=record.response_format)
-            served = await self.images.resume(route, [(t.task_id, t.n) for t in tasks], output)
+            tasks_n = [(t.task_id, t.n) for t in tasks]
+            served = await self.images.resume(route, tasks_n, output, record.quality, record.input_images)
         except ApiError as err:
             await self._finish(record, err)
             return

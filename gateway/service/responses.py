@@ -20,6 +20,8 @@ import msgspec
 from gateway.service.ask import ImageAsk
 from gateway.service.chat_images import message_content
 from gateway.service.output import output_of
+from gateway.service.references import Reference
+from gateway.service.specs import MAX_N
 from gateway.wire.decode import param_of
 from gateway.wire.images import ImageGenerationRequest, ImagesResponse
 from gateway.wire.responses import (
@@ -32,7 +34,7 @@ from gateway.wire.responses import (
     ResponsesRequest,
     ResponseUsage,
 )
-from providers.errors import InvalidRequest
+from providers.errors import InvalidRequest, UnsupportedParameter
 
 __all__ = ["ResponseDraft", "image_count", "image_tool", "responses_ask"]
 
@@ -48,22 +50,66 @@ def image_tool(req: ResponsesRequest) -> ImageTool | None:
     return None
 
 
-def _prompt(value: str | list[Any] | None) -> tuple[str, list[Any]]:
+def _earlier_images(items: list[Any]) -> list[Reference]:
+    """Images of earlier turns sent back as ``image_generation_call`` items: the next edit's references."""
+    refs: list[Reference] = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("type") != "image_generation_call":
+            continue
+        result = item.get("result")
+        if not isinstance(result, str) or not result:
+            raise UnsupportedParameter(
+                "An image_generation_call item without its result cannot be used here (earlier responses "
+                "are not stored): send the item with its result",
+                param="input",
+            )
+        refs.append(Reference(f"earlier image {len(refs) + 1}", uri=f"data:image/png;base64,{result}"))
+    return refs
+
+
+def _prompt(value: str | list[Any] | None) -> tuple[str, list[Reference]]:
     if isinstance(value, str):
         return value, []
+    earlier = _earlier_images(value or [])
     for item in reversed(value or []):
         if isinstance(item, dict) and item.get("role") == "user":
             text, refs = message_content(item.get("content"), param="input")
-            return text, refs
+            return text, earlier + refs
     raise InvalidRequest("'input' needs a prompt: a string, or a user message with text", param="input")
+
+
+def _mask(tool: ImageTool) -> Reference | None:
+    mask = tool.input_image_mask
+    if mask is None:
+        return None
+    if not mask.image_url:
+        raise UnsupportedParameter("input_image_mask.file_id is not supported: send image_url", param="tools")
+    return Reference("the mask", uri=mask.image_url)
+
+
+def _refuse_state(req: ResponsesRequest) -> None:
+    for name, value in (("previous_response_id", req.previous_response_id), ("conversation", req.conversation)):
+        if value is not None:
+            raise UnsupportedParameter(
+                f"'{name}' is not supported: responses are not stored here. Send the earlier turns in 'input' "
+                "(image_generation_call items with their result are used as the images to edit)",
+                param=name,
+            )
 
 
 def responses_ask(req: ResponsesRequest, tool: ImageTool | None, model: str, body: bytes) -> ImageAsk:
     """The image request a Responses request stands for; ``model`` is the image model to use."""
+    _refuse_state(req)
     prompt, refs = _prompt(req.input)
     if not prompt.strip():
         raise InvalidRequest("The input has no text to use as the prompt", param="input")
     tool = tool or ImageTool(type="image_generation")
+    if tool.n is not None and tool.n > MAX_N:
+        raise InvalidRequest(f"The image_generation tool's n must be between 1 and {MAX_N}", param="tools.n")
+    if tool.action == "generate":
+        refs = []  # asked to make a new image: the input images are context, not the image to edit
+    elif tool.action == "edit" and not refs:
+        raise InvalidRequest("action 'edit' needs an input image", param="tools.action")
     options = ImageGenerationRequest(
         prompt=prompt,
         model=model,
@@ -87,6 +133,7 @@ def responses_ask(req: ResponsesRequest, tool: ImageTool | None, model: str, bod
         body,
         references=refs,
         reference_param="input",
+        mask=_mask(tool),
         # Answered as GPT-image models answer, whatever the model's name: base64, echoed options.
         output=dataclasses.replace(output, gpt=True, response_format="b64_json"),
     )
@@ -145,10 +192,17 @@ class ResponseDraft:
             for index, image in enumerate(images.data)
         ]
 
-    def done(self, images: ImagesResponse) -> ResponseObject:
+    def done(self, images: ImagesResponse, announced: bool = False) -> ResponseObject:
+        """The completed Response; ``announced``: its items were streamed as pending, and those
+        the upstream did not make (partial failure) are closed as failed, never left open."""
         usage = images.usage
         tokens = ResponseUsage(usage.input_tokens, usage.output_tokens, usage.total_tokens) if usage else None
-        return self.response("completed", self.calls(images), tokens or ResponseUsage(0, 0, 0))
+        calls = self.calls(images)
+        if announced:
+            calls += [
+                ImageGenerationCall(id=item, status="failed", action=self.action) for item in self.items[len(calls) :]
+            ]
+        return self.response("completed", calls, tokens or ResponseUsage(0, 0, 0))
 
     def opening(self, encode: Callable[[Any, str], bytes]) -> list[bytes]:
         """``response.created`` .. ``image_generation_call.generating``, sent before the images exist."""
@@ -166,11 +220,12 @@ class ResponseDraft:
         return events
 
     def closing(self, images: ImagesResponse, encode: Callable[[Any, str], bytes]) -> list[bytes]:
-        final = self.done(images)
+        final = self.done(images, announced=True)
         events: list[bytes] = []
         for index, call in enumerate(final.output):
-            name = "response.image_generation_call.completed"
-            events.append(encode(ItemEvent(name, self._next(), index, call.id), name))
+            if call.status == "completed":
+                name = "response.image_generation_call.completed"
+                events.append(encode(ItemEvent(name, self._next(), index, call.id), name))
             name = "response.output_item.done"
             events.append(encode(OutputItemEvent(name, self._next(), index, call), name))
         name = "response.completed"

@@ -19,4 +19,7 @@ class JobView(msgspec.Struct, omit_defaults=True):
     data: list[ImageData] | None = None
     size: str | None = None
     usage: ImagesUsage | None = None
+    quality: str | None = None
+    output_format: str | None = None
+    background: str | None = None
     error: ErrorBody | None = None

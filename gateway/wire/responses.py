@@ -35,6 +35,14 @@ class ResponsesRequest(msgspec.Struct, kw_only=True):
     metadata: dict[str, str] | None = None
     parallel_tool_calls: bool | None = None
     user: str | None = None
+    # Server-side conversation state is not kept here: refused by name, never ignored.
+    previous_response_id: str | None = None
+    conversation: Any = None
+
+
+class MaskRef(msgspec.Struct, kw_only=True):
+    image_url: str | None = None
+    file_id: str | None = None
 
 
 class ImageTool(msgspec.Struct, kw_only=True):
@@ -51,6 +59,7 @@ class ImageTool(msgspec.Struct, kw_only=True):
     partial_images: Annotated[int, msgspec.Meta(ge=0, le=3)] | None = None
     input_fidelity: Literal["low", "high"] | None = None
     action: Literal["generate", "edit", "auto"] | None = None
+    input_image_mask: MaskRef | None = None
     n: Annotated[int, msgspec.Meta(ge=1)] | None = None
 
 

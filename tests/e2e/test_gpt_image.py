@@ -183,3 +183,15 @@ def test_streams_count_and_a_departed_client_stops_the_work(
 def _polls(emulator: Server) -> int:
     log = httpx.get(emulator.url + "/__emulator__/requests", timeout=30).json()
     return sum(1 for r in log if r["method"] == "GET" and "/tasks/" in r["path"])
+
+
+def test_a_job_answers_as_the_request_would_have(gateway: Server) -> None:
+    body = {"model": "gpt-image-1", "prompt": "p", "output_format": "webp"}
+    submitted = httpx.post(gateway.url + "/v1/images/generations", json=body, headers={"prefer": "respond-async"})
+    assert submitted.status_code == 202
+    deadline = time.monotonic() + 30
+    while (job := httpx.get(gateway.url + submitted.headers["location"]).json())["status"] == "running":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert job["status"] == "succeeded" and job["output_format"] == "webp" and job["background"] == "opaque"
+    assert _format(job["data"][0]["b64_json"]) == "WEBP"

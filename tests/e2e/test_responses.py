@@ -152,3 +152,77 @@ def test_an_upstream_failure_mid_stream_is_an_error_event(client: openai.OpenAI)
     )
     with pytest.raises(openai.APIError):
         list(stream)
+
+
+def test_a_partial_set_closes_every_announced_item(client: openai.OpenAI) -> None:
+    tool = {"type": "image_generation", "model": "wan2.7-image", "n": 2}
+    with client.responses.stream(model="gpt-4.1", input="p [emu:partial]", tools=[tool]) as stream:  # type: ignore[list-item]
+        events = [e.type for e in stream]
+        final = stream.get_final_response()
+    statuses = [item.status for item in _calls(final)]
+    assert statuses == ["completed", "failed"], statuses
+    assert events.count("response.output_item.done") == 2
+
+
+def test_earlier_turns_are_edited_and_stored_state_is_refused(
+    client: openai.OpenAI, emulators: dict[str, Server]
+) -> None:
+    first = client.responses.create(model="gpt-4.1", input="a lighthouse", tools=[TOOL])  # type: ignore[list-item]
+    (call,) = _calls(first)
+    with pytest.raises(openai.BadRequestError) as stored:
+        client.responses.create(model="gpt-4.1", previous_response_id=first.id, input="now blue", tools=[TOOL])  # type: ignore[list-item]
+    assert stored.value.param == "previous_response_id"
+    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
+    turn = [
+        {"type": "image_generation_call", "id": call.id, "status": "completed", "result": call.result},
+        {"role": "user", "content": "now make it blue"},
+    ]
+    second = client.responses.create(
+        model="gpt-4.1",
+        input=turn,  # type: ignore[arg-type]
+        tools=[{"type": "image_generation", "model": "wan2.7-image"}],
+    )
+    assert _calls(second)[0].action == "edit"
+    (sent,) = emulator_posts(emulators["cn"].url)
+    assert any("image" in part for part in sent["json"]["input"]["messages"][0]["content"])
+    with pytest.raises(openai.BadRequestError) as id_only:
+        client.responses.create(
+            model="gpt-4.1",
+            input=[{"type": "image_generation_call", "id": call.id}, {"role": "user", "content": "blue"}],  # type: ignore[list-item,typeddict-item]
+            tools=[TOOL],  # type: ignore[list-item]
+        )
+    assert id_only.value.param == "input"
+
+
+def test_the_tools_mask_is_inpainted(client: openai.OpenAI, emulators: dict[str, Server]) -> None:
+    from tests.e2e.test_masks import openai_mask
+
+    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
+    content = [
+        {"type": "input_text", "text": "a balloon here"},
+        {"type": "input_image", "image_url": data_uri(image_bytes(1024, 768))},
+    ]
+    tool = {"type": "image_generation", "input_image_mask": {"image_url": data_uri(openai_mask(1024, 768))}}
+    response = client.responses.create(
+        model="gpt-4.1",
+        input=[{"role": "user", "content": content}],  # type: ignore[list-item,typeddict-item]
+        tools=[tool],  # type: ignore[list-item]
+    )
+    assert _calls(response)[0].result
+    (sent,) = emulator_posts(emulators["cn"].url)
+    assert sent["json"]["model"] == "wanx2.1-imageedit" and "mask_image_url" in sent["json"]["input"]
+
+
+def test_the_tool_decides_for_text_models_and_when_no_model_is_named(
+    client: openai.OpenAI, emulators: dict[str, Server]
+) -> None:
+    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
+    served_text_model = client.responses.create(model="qwen-plus", input="a fox", tools=[TOOL])  # type: ignore[list-item]
+    assert _calls(served_text_model) and served_text_model.model == "qwen-plus"
+    unnamed = client.responses.create(input="a fox", tools=[{"type": "image_generation", "model": "qwen-image-2.0"}])  # type: ignore[call-overload,list-item]
+    assert _calls(unnamed)
+    models = [p["json"]["model"] for p in emulator_posts(emulators["cn"].url)]
+    assert models == ["wan2.7-image-pro", "qwen-image-2.0"]
+    with pytest.raises(openai.BadRequestError) as too_many:
+        client.responses.create(model="gpt-4.1", input="p", tools=[{"type": "image_generation", "n": 11}])  # type: ignore[list-item,typeddict-item]
+    assert too_many.value.param == "tools.n"
