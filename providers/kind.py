@@ -43,7 +43,8 @@ class ProviderSettings(msgspec.Struct, frozen=True, forbid_unknown_fields=True, 
     """What every provider entry in the config has. A kind subclasses it with
     ``tag_field="kind", tag="<its name>"`` and adds its own fields."""
 
-    base_url: str
+    #: Where the provider is; a kind may derive it from its own settings when it is empty.
+    base_url: str = ""
     api_key: Secret | None = None
     #: Per-provider timeouts; unset ones come from ``upstream``.
     connect_timeout: float | None = None

@@ -61,7 +61,7 @@ class DashScopeAdapter:
             return None
         model_id, entry = found
         upstream = entry.names.get(self.region)
-        return (model_id, upstream, entry) if upstream else None
+        return (model_id, upstream, entry.in_region(self.region)) if upstream else None
 
     def _info(self, model_id: str, upstream: str, entry: ModelEntry) -> ModelInfo:
         rate = entry.rate
@@ -85,7 +85,7 @@ class DashScopeAdapter:
 
     def models(self) -> list[ModelInfo]:
         return [
-            self._info(model_id, entry.names[self.region], entry)
+            self._info(model_id, entry.names[self.region], entry.in_region(self.region))
             for model_id, entry in self.catalog.models.items()
             if self.region in entry.names
         ]

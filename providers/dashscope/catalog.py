@@ -104,6 +104,15 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     default_size: str | None = None
     #: With prompt_extend on, the answer's text item is the rewritten prompt (z-image-turbo).
     revised_prompt_text: bool = False
+    #: Regions where only the async endpoint answers (wan2.6-image in Frankfurt).
+    async_only_in: tuple[str, ...] = ()
+
+    def in_region(self, region: str) -> ModelEntry:
+        """The entry as that region serves it."""
+        if region in self.async_only_in and self.async_ is not None:
+            return msgspec.structs.replace(self, sync=None, prefer="async")
+        return self
+
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:

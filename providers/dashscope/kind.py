@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 import msgspec
 
@@ -11,6 +11,7 @@ from providers.base import ImageAdapter
 from providers.dashscope.adapter import DashScopeAdapter
 from providers.dashscope.catalog import ModelEntry, load_catalog
 from providers.dashscope.command import add_commands
+from providers.dashscope.regions import Region, host_for
 from providers.extras import WanExtras
 from providers.kind import ProviderKind, ProviderSettings
 
@@ -18,8 +19,11 @@ __all__ = ["KIND", "DashScopeSettings"]
 
 
 class DashScopeSettings(ProviderSettings, frozen=True, tag_field="kind", tag="dashscope"):
-    #: Which regional model names and hosts apply (cn, intl).
-    region: str = "cn"
+    #: Which regional model names and hosts apply: cn (Beijing), intl (Singapore), us
+    #: (Virginia), eu (Frankfurt), jp (Tokyo), hk (Hong Kong).
+    region: Region = "cn"
+    #: A workspace id: the base URL is then the region's workspace host (needed for eu, jp).
+    workspace_id: str | None = None
 
 
 def _build(settings: DashScopeSettings, models: Mapping[str, Mapping[str, Any]]) -> ImageAdapter:
@@ -31,14 +35,14 @@ def _build(settings: DashScopeSettings, models: Mapping[str, Mapping[str, Any]])
         except msgspec.ValidationError as exc:
             raise ValueError(f"models: {exc}") from None
         catalog = catalog.merged(overrides)
-    return DashScopeAdapter(region=settings.region, base_url=settings.base_url, catalog=catalog)
+    base_url = settings.base_url or host_for(settings.region, settings.workspace_id)
+    return DashScopeAdapter(region=settings.region, base_url=base_url, catalog=catalog)
 
 
 def _emulator(settings: DashScopeSettings, key: str) -> object:
     from providers.dashscope.emulator import EmulatorConfig, create_app
 
-    region: Literal["cn", "intl"] = "intl" if settings.region == "intl" else "cn"
-    return create_app(EmulatorConfig(region=region, api_keys=(key,), latency=1.0, pending_seconds=0.2))
+    return create_app(EmulatorConfig(region=settings.region, api_keys=(key,), latency=1.0, pending_seconds=0.2))
 
 
 KIND = ProviderKind(

@@ -26,6 +26,8 @@ class OpenAICompatSettings(ProviderSettings, frozen=True, tag_field="kind", tag=
 
 
 def _build(settings: OpenAICompatSettings, models: Mapping[str, Mapping[str, Any]]) -> ImageAdapter:
+    if not settings.base_url:
+        raise ValueError("base_url is required")
     return OpenAICompatAdapter(
         base_url=settings.base_url,
         image_models=settings.image_models,

@@ -141,3 +141,19 @@ def test_download_allow_list() -> None:
     assert not CN.download_allowed("https://evil.example.com/dashscope-result.oss-cn.aliyuncs.com.png")
     assert not CN.download_allowed("https://169.254.169.254/latest/meta-data")
     assert not CN.download_allowed("https://dashscope.aliyuncs.com.evil.com/x.png")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [  # every region's result buckets seen (Model Studio's pages and real answers)
+        "https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/1.png",
+        "https://dashscope-result-sz.oss-cn-shenzhen.aliyuncs.com/1.png",
+        "https://dashscope-a717.oss-accelerate.aliyuncs.com/1.png",
+        "https://dashscope-result-sgp.oss-ap-southeast-1.aliyuncs.com/1.png",
+        "https://dashscope-result-us.oss-us-east-1.aliyuncs.com/1.png",
+        "https://dashscope-result-fra.oss-eu-central-1.aliyuncs.com/1.png",
+    ],
+)
+def test_result_buckets_of_every_region_are_allowed(url: str) -> None:
+    assert CN.download_allowed(url) and INTL.download_allowed(url)
+    assert not CN.download_allowed(url.replace("https://", "https://x").replace("aliyuncs.com", "aliyuncs.com.evil.io"))

@@ -26,7 +26,7 @@ def test_the_regions_column_matches_the_catalog() -> None:
         cells = [cell.strip() for cell in row.strip("|").split("|")]
         if len(cells) != 5 or cells[0] == "model":
             continue
-        regions = set(re.findall(r"\b(cn|intl)\b", cells[4]))
+        regions = set(re.findall(r"\b(cn|intl|us|eu|jp|hk)\b", cells[4]))
         for name in re.findall(r"[a-z][a-z0-9.-]+", cells[0]):
             if name in catalog:
                 assert set(catalog[name].names) == regions, (name, cells[4])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-Region = Literal["cn", "intl"]
+Region = Literal["cn", "intl", "us", "eu", "jp", "hk"]
 
 
 @dataclass(frozen=True, slots=True)

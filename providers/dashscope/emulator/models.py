@@ -125,9 +125,13 @@ class ModelRule:
     kind: Kind = Kind.PLAIN
     rate_intl: Rate | None = None
     aliases: tuple[str, ...] = field(default=())
+    #: Regions besides cn and intl that offer the model, under its international name.
+    regions: frozenset[str] = frozenset()
+    #: Regions where only the async endpoints answer ("Global scope (Frankfurt) supports async calls only").
+    async_only_in: frozenset[str] = frozenset()
 
     def rate_for(self, region: Region) -> Rate:
-        return self.rate_intl if region == "intl" and self.rate_intl else self.rate
+        return self.rate_intl if region != "cn" and self.rate_intl else self.rate
 
 
 _T2I = frozenset({Endpoint.TEXT2IMAGE})
@@ -285,6 +289,7 @@ MODELS: tuple[ModelRule, ...] = (
         prompt_max=2100,
         orig_prompt=False,
         rate_intl=Rate(5, concurrency=5),
+        regions=frozenset({"us"}),
     ),
     ModelRule(
         "wan2.6-image",
@@ -305,6 +310,8 @@ MODELS: tuple[ModelRule, ...] = (
         prompt_max=2000,
         orig_prompt=False,
         kind=Kind.WAN26_IMAGE,
+        regions=frozenset({"us", "eu"}),
+        async_only_in=frozenset({"eu"}),
     ),
     _WAN27,
     replace(
@@ -352,8 +359,14 @@ MODELS: tuple[ModelRule, ...] = (
     ),
     _QWEN20,
     replace(_QWEN20, name="qwen-image-2.0-pro", intl_name="qwen-image-2.0-pro", rate=Rate(2, window=60.0)),
-    _QWEN3,
-    replace(_QWEN3, name="qwen-image-3.0-pro", intl_name="qwen-image-3.0-pro", rate=Rate(1, window=60.0)),
+    replace(_QWEN3, regions=frozenset({"us", "eu", "jp", "hk"})),
+    replace(
+        _QWEN3,
+        name="qwen-image-3.0-pro",
+        intl_name="qwen-image-3.0-pro",
+        rate=Rate(1, window=60.0),
+        regions=frozenset({"us", "jp"}),
+    ),
     ModelRule(
         "z-image-turbo",
         "z-image-turbo",
@@ -413,6 +426,8 @@ def _index(region: Region) -> dict[str, ModelRule]:
     table: dict[str, ModelRule] = {}
     for rule in MODELS:
         name = rule.name if region == "cn" else rule.intl_name
+        if region not in ("cn", "intl") and region not in rule.regions:
+            name = None
         if name is None:
             continue
         table[name] = rule
@@ -421,7 +436,9 @@ def _index(region: Region) -> dict[str, ModelRule]:
     return table
 
 
-REGION_MODELS: Mapping[Region, Mapping[str, ModelRule]] = {"cn": _index("cn"), "intl": _index("intl")}
+REGION_MODELS: Mapping[Region, Mapping[str, ModelRule]] = {
+    region: _index(region) for region in ("cn", "intl", "us", "eu", "jp", "hk")
+}
 
 
 def find_model(name: str, region: Region) -> ModelRule | None:

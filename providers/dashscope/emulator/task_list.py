@@ -14,7 +14,14 @@ from .wire import TaskList, TaskListItem
 if TYPE_CHECKING:
     from .state import Emulator
 
-_REGION_IDS = {"cn": "cn-beijing", "intl": "ap-southeast-1"}
+_REGION_IDS = {
+    "cn": "cn-beijing",
+    "intl": "ap-southeast-1",
+    "us": "us-east-1",
+    "eu": "eu-central-1",
+    "jp": "ap-northeast-1",
+    "hk": "cn-hongkong",
+}
 _ACCOUNT = "1000000000000000"
 
 

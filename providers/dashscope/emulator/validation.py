@@ -131,6 +131,8 @@ def _check_route(rule: ModelRule, model: str, call: Call) -> None:
         raise invalid(f"Model {model} is not supported by the {endpoint.value} API.")
     if endpoint.is_async and not call.async_header:
         raise no_sync()
+    if not endpoint.is_async and call.region in rule.async_only_in:
+        raise no_sync()  # e.g. Frankfurt serves wan2.6-image asynchronously only
     if call.async_header and (not endpoint.is_async or endpoint not in rule.endpoints):
         raise no_async()
 
