@@ -167,6 +167,8 @@ class ModelInfo:
     output_alpha: bool = False
     #: Whether the model takes a mask of the area to edit (ImageSpec.mask).
     masks: bool = False
+    #: The provider parameters (``extra_body``) the model takes.
+    options: tuple[str, ...] = ()
 
     @property
     def edits(self) -> bool:

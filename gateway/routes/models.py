@@ -45,6 +45,8 @@ def capabilities(info: ModelInfo) -> Capabilities:
         max_input_image_bytes=info.image_max_bytes if info.edits else None,
         size_rule=info.size_rule,
         edit_size_rule=info.edit_size_rule or None,
+        masks=info.masks,
+        options=list(info.options),
     )
 
 

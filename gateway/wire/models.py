@@ -22,6 +22,10 @@ class Capabilities(msgspec.Struct, kw_only=True):
     max_input_image_bytes: int | None
     size_rule: str
     edit_size_rule: str | None = None
+    #: Takes an OpenAI ``mask`` (inpainting).
+    masks: bool = False
+    #: Provider parameters it takes through ``extra_body`` (``negative_prompt``, ``bbox_list``, ...).
+    options: list[str] = []
 
 
 class ModelCard(msgspec.Struct):

@@ -75,6 +75,7 @@ class DashScopeAdapter:
             concurrency=rate.concurrency if rate else None,
             output_alpha=entry.output_alpha,
             masks=entry.masks,
+            options=tuple(p for p in entry.params if p != "style"),
             generation_tokens=entry.size.tokens,
             **_input_fields(entry),
         )

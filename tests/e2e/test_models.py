@@ -7,6 +7,7 @@ import pytest
 
 from providers.dashscope.catalog import load_catalog
 from tests.conftest import GatewayFactory, openai_client
+from tests.servers import Server
 
 CATALOG = load_catalog()
 
@@ -69,3 +70,12 @@ routes:
     owners = {client.models.retrieve("balanced").owned_by for _ in range(20)}
     owners |= {m.owned_by for _ in range(10) for m in client.models.list() if m.id == "balanced"}
     assert owners == {"dashscope"}
+
+
+def test_capabilities_show_masks_and_options(gateway: Server) -> None:
+    client = openai_client(gateway)
+    cards = {m.id: m.model_dump()["capabilities"] for m in client.models.list()}
+    assert cards["wanx2.1-imageedit"]["masks"] is True and "function" in cards["wanx2.1-imageedit"]["options"]
+    assert cards["wan2.7-image"]["masks"] is False
+    assert {"enable_sequential", "bbox_list", "color_palette"} <= set(cards["wan2.7-image"]["options"])
+    assert {"prompt_extend_mode", "enable_thinking"} <= set(cards["qwen-image-3.0"]["options"])
