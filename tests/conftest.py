@@ -6,6 +6,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 
@@ -121,6 +122,13 @@ def gateway_factory(emulators: dict[str, Server], tmp_path_factory: pytest.TempP
 @pytest.fixture(scope="session")
 def gateway(gateway_factory: GatewayFactory) -> Server:
     return gateway_factory()
+
+
+@pytest.fixture
+def cn(emulators: dict[str, Server]) -> Server:
+    """The China-region emulator, its request log cleared: the test sees only what it sent."""
+    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
+    return emulators["cn"]
 
 
 def _record_answer(response: Any) -> None:

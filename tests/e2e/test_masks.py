@@ -42,12 +42,6 @@ def _expected(size: tuple[int, int], hole: tuple[int, int, int, int]) -> Image.I
     return expected
 
 
-@pytest.fixture
-def cn(emulators: dict[str, Server]) -> Server:
-    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
-    return emulators["cn"]
-
-
 @pytest.fixture(scope="module")
 def client(gateway: Server) -> openai.OpenAI:
     return openai_client(gateway)

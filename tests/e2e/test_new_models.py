@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
 import openai
 import pytest
 
 from tests.conftest import openai_client
 from tests.e2e.inputs import emulator_posts, upload
 from tests.servers import Server
-
-
-@pytest.fixture
-def cn(emulators: dict[str, Server]) -> Server:
-    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
-    return emulators["cn"]
 
 
 @pytest.fixture(scope="module")

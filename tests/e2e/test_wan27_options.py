@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import openai
 import pytest
 
@@ -13,12 +12,6 @@ from tests.e2e.inputs import emulator_posts, upload
 from tests.servers import Server
 
 PALETTE = [{"hex": "#C0392B", "ratio": "50.00%"}, {"hex": "#2980B9", "ratio": 30}, {"hex": "#F1C40F", "ratio": "20%"}]
-
-
-@pytest.fixture
-def cn(emulators: dict[str, Server]) -> Server:
-    httpx.delete(emulators["cn"].url + "/__emulator__/requests")
-    return emulators["cn"]
 
 
 @pytest.fixture(scope="module")
