@@ -46,8 +46,11 @@ def _input_fields(entry: ModelEntry) -> dict[str, Any]:
 
 
 class DashScopeAdapter:
-    def __init__(self, *, region: str, base_url: str, catalog: Catalog | None = None) -> None:
+    def __init__(
+        self, *, region: str, base_url: str, catalog: Catalog | None = None, compat_images: bool = False
+    ) -> None:
         self.region = region
+        self.compat_images = compat_images
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog or load_catalog()
         self._own_origin = origin(self.base_url)
@@ -96,9 +99,13 @@ class DashScopeAdapter:
         if found is None:
             raise ModelNotFound(f"The model '{model}' is not offered in region {self.region}", param="model")
         model_id, upstream, entry = found
+        if self.compat_images and entry.compat_images:
+            return request.build_compat_calls(self.base_url, model_id, upstream, entry, spec)
         return request.build_calls(self.base_url, model_id, upstream, entry, spec)
 
     def parse_result(self, call: UpstreamCall, response_: HttpResponse) -> ImageBatch | TaskRef:
+        if request.is_compat(call):
+            return response.parse_compat(response_)
         return response.parse_result(response_, text_is_prompt=call.revised_prompt)
 
     def poll_request(self, task: TaskRef) -> HttpRequest:

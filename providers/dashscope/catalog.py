@@ -106,6 +106,9 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     revised_prompt_text: bool = False
     #: Regions where only the async endpoint answers (wan2.6-image in Frankfurt).
     async_only_in: tuple[str, ...] = ()
+    #: The model has DashScope's OpenAI-compatible image endpoint (on workspace hosts),
+    #: which a provider with ``compat_images: true`` uses for it.
+    compat_images: bool = False
 
     def in_region(self, region: str) -> ModelEntry:
         """The entry as that region serves it."""

@@ -18,7 +18,21 @@ from providers.errors import (
     UpstreamInvalidParameter,
 )
 
-__all__ = ["error_for_code"]
+__all__ = ["COMPAT_CODES", "error_for_code"]
+
+#: Compatible mode spells some native codes its own way; both spellings are read.
+COMPAT_CODES = {
+    "invalid_parameter_error": "InvalidParameter",
+    "invalid_api_key": "InvalidApiKey",
+    "data_inspection_failed": "DataInspectionFailed",
+    "access_denied": "AccessDenied",
+    "model_not_found": "ModelNotFound",
+    "throttling": "Throttling",
+    "limit_requests": "Throttling.RateQuota",
+    "limit_burst_rate": "Throttling.BurstRate",
+    "insufficient_quota": "Throttling.AllocationQuota",
+    "internal_error": "InternalError",
+}
 
 _EXACT: dict[str, type[ApiError]] = {
     "DataInspectionFailed": ContentPolicyViolation,

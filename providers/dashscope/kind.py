@@ -24,6 +24,9 @@ class DashScopeSettings(ProviderSettings, frozen=True, tag_field="kind", tag="da
     region: Region = "cn"
     #: A workspace id: the base URL is then the region's workspace host (needed for eu, jp).
     workspace_id: str | None = None
+    #: Send the models that have one (qwen-image-3.0) to DashScope's OpenAI-compatible image
+    #: endpoint, served on workspace hosts (not in Hong Kong), instead of the native one.
+    compat_images: bool = False
 
 
 def _build(settings: DashScopeSettings, models: Mapping[str, Mapping[str, Any]]) -> ImageAdapter:
@@ -36,7 +39,11 @@ def _build(settings: DashScopeSettings, models: Mapping[str, Mapping[str, Any]])
             raise ValueError(f"models: {exc}") from None
         catalog = catalog.merged(overrides)
     base_url = settings.base_url or host_for(settings.region, settings.workspace_id)
-    return DashScopeAdapter(region=settings.region, base_url=base_url, catalog=catalog)
+    if settings.compat_images and settings.region == "hk":
+        raise ValueError("compat_images: Hong Kong serves no OpenAI-compatible image endpoint")
+    return DashScopeAdapter(
+        region=settings.region, base_url=base_url, catalog=catalog, compat_images=settings.compat_images
+    )
 
 
 def _emulator(settings: DashScopeSettings, key: str) -> object:

@@ -13,7 +13,7 @@ from providers.dashscope.sizes import map_size
 from providers.errors import InvalidRequest, UnsupportedParameter
 from providers.extras import PaletteColor
 
-__all__ = ["build_calls", "build_poll"]
+__all__ = ["build_calls", "build_compat_calls", "build_poll", "is_compat"]
 
 SEED_MAX = 2_147_483_647
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}")
@@ -209,30 +209,70 @@ def _check_images(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
         raise InvalidRequest(f"Model '{model_id}' takes at most {high} input images, got {count}", param="image")
 
 
-def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:
-    """The calls that produce ``spec.n`` images: more than the model's n_max fans out."""
+def _check(model_id: str, entry: ModelEntry, spec: ImageSpec) -> None:
     _check_images(model_id, entry, spec)
     _check_extras(model_id, entry, dict(spec.extras))
     _check_function(model_id, entry, spec)
     _check_wan27(entry, spec)
     _check_qwen3(spec)
     _check_text(model_id, entry, spec)
+
+
+def _shares(entry: ModelEntry, spec: ImageSpec) -> list[tuple[int, int]]:
+    """(n, images before it) per call: more than the model's n_max fans out."""
+    # A set is one call: its n is a maximum, and the model decides how many images it holds.
+    per_call = entry.sequential_max if spec.extras.get("enable_sequential") is True else entry.n_max
+    shares, done = [], 0
+    while done < spec.n:
+        n = min(per_call, spec.n - done)
+        shares.append((n, done))
+        done += n
+    return shares
+
+
+def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec) -> list[UpstreamCall]:
+    """The calls that produce ``spec.n`` images."""
+    _check(model_id, entry, spec)
     headers = {"Content-Type": "application/json"}
     if entry.is_async:
         headers["X-DashScope-Async"] = "enable"
     url = f"{base_url}/api/v1/services/aigc/{entry.endpoint.value}"
+    revised = entry.revised_prompt_text and spec.extras.get("prompt_extend") is True
     calls = []
-    done = 0
-    # A set is one call: its n is a maximum, and the model decides how many images it holds.
-    per_call = entry.sequential_max if spec.extras.get("enable_sequential") is True else entry.n_max
-    while done < spec.n:
-        n = min(per_call, spec.n - done)
-        body = msgspec.json.encode(_body(entry, upstream, spec, n, done))
-        revised = entry.revised_prompt_text and spec.extras.get("prompt_extend") is True
-        request = HttpRequest("POST", url, headers, body)
+    for n, done in _shares(entry, spec):
+        request = HttpRequest("POST", url, headers, msgspec.json.encode(_body(entry, upstream, spec, n, done)))
         calls.append(UpstreamCall(request, n=n, creates_task=entry.is_async, revised_prompt=revised))
-        done += n
     return calls
+
+
+COMPAT_IMAGES_PATH = "/compatible-mode/v1/images/generations"
+#: The extensions the compatible endpoint takes at the top level of its body.
+_COMPAT_EXTRAS = ("negative_prompt", "seed", "prompt_extend", "prompt_extend_mode", "enable_thinking", "watermark")
+
+
+def build_compat_calls(
+    base_url: str, model_id: str, upstream: str, entry: ModelEntry, spec: ImageSpec
+) -> list[UpstreamCall]:
+    """The same request for the OpenAI-compatible image endpoint: a flat body, ``WxH``, ``image`` for edits."""
+    _check(model_id, entry, spec)
+    calls = []
+    for n, done in _shares(entry, spec):
+        params = _parameters(entry, spec, n, done)
+        body: dict[str, Any] = {"model": upstream, "prompt": spec.prompt, "n": n}
+        if "size" in params:
+            body["size"] = str(params["size"]).replace("*", "x")
+        if spec.images:
+            body["image"] = list(spec.images) if len(spec.images) > 1 else spec.images[0]
+        body.update({name: params[name] for name in _COMPAT_EXTRAS if name in params})
+        headers = {"Content-Type": "application/json"}
+        calls.append(
+            UpstreamCall(HttpRequest("POST", base_url + COMPAT_IMAGES_PATH, headers, msgspec.json.encode(body)), n)
+        )
+    return calls
+
+
+def is_compat(call: UpstreamCall) -> bool:
+    return call.request.url.endswith(COMPAT_IMAGES_PATH)
 
 
 def build_poll(base_url: str, task: TaskRef) -> HttpRequest:

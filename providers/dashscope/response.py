@@ -5,10 +5,10 @@ from __future__ import annotations
 import msgspec
 
 from providers.base import GeneratedImage, HttpResponse, ImageBatch, TaskRef, TokenUsage
-from providers.dashscope.errors import error_for_code
+from providers.dashscope.errors import COMPAT_CODES, error_for_code
 from providers.errors import ApiError, UpstreamError
 
-__all__ = ["parse_poll", "parse_result"]
+__all__ = ["parse_compat", "parse_poll", "parse_result"]
 
 _RUNNING = frozenset({"PENDING", "RUNNING"})
 
@@ -181,3 +181,46 @@ def parse_poll(response: HttpResponse) -> ImageBatch | None:
 
 def _terminal(reason: str, request_id: str | None) -> ApiError:
     return UpstreamError(f"DashScope: {reason}", upstream_request_id=request_id, retryable=False)
+
+
+class _CompatImage(msgspec.Struct):
+    url: str | None = None
+
+
+class _CompatError(msgspec.Struct):
+    message: str | None = None
+    code: str | None = None
+
+
+class _CompatBody(msgspec.Struct):
+    data: list[_CompatImage] | None = None
+    usage: _Usage | None = None
+    error: _CompatError | None = None
+
+
+def parse_compat(response: HttpResponse) -> ImageBatch:
+    """An answer of the OpenAI-compatible image endpoint: ``{created, data: [{url}], usage}``."""
+    request_id = response.headers.get("x-request-id")
+    try:
+        body = msgspec.json.decode(response.body, type=_CompatBody)
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        body = None
+    if response.status >= 400 or body is None or body.error is not None:
+        error = body.error if body else None
+        if body is None and response.status < 400:
+            raise UpstreamError(
+                f"DashScope answered HTTP {response.status} with a body that is not an images answer",
+                evidence="unknown",
+            )
+        code = error.code if error else None
+        raise error_for_code(
+            COMPAT_CODES.get(code, code) if code else None,
+            error.message if error else None,
+            status=response.status,
+            request_id=request_id,
+            retry_after=response.retry_after,
+        )
+    images = tuple(GeneratedImage(item.url) for item in body.data or () if item.url)
+    if not images:
+        raise UpstreamError("DashScope returned no images", upstream_request_id=request_id, evidence="unknown")
+    return ImageBatch(images, _size(body.usage), _tokens(body.usage), request_id)

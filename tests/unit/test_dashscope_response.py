@@ -204,3 +204,25 @@ def test_not_json() -> None:
         parse_result(HttpResponse(200, {}, b"<html>"))
     with pytest.raises(UpstreamError):
         parse_result(HttpResponse(502, {}, b"<html>bad gateway</html>"))
+
+
+@pytest.mark.parametrize("code", ["DataInspectionFailed", "data_inspection_failed"])
+def test_compatible_endpoint_errors_in_either_spelling(code: str) -> None:
+    from providers.dashscope.response import parse_compat
+    from providers.errors import ContentPolicyViolation
+
+    body = msgspec.json.encode({"error": {"message": "Input data may contain inappropriate content.", "code": code}})
+    with pytest.raises(ContentPolicyViolation):
+        parse_compat(HttpResponse(400, {"x-request-id": "r"}, body))
+
+
+def test_compatible_endpoint_answers() -> None:
+    from providers.dashscope.response import parse_compat
+    from providers.errors import UpstreamError
+
+    body = {"created": 1, "data": [{"url": "https://a/1.png"}], "usage": {"output_width": 1328, "output_height": 1328}}
+    batch = parse_compat(HttpResponse(200, {"x-request-id": "r"}, msgspec.json.encode(body)))
+    assert [i.url for i in batch.images] == ["https://a/1.png"] and batch.size == (1328, 1328)
+    with pytest.raises(UpstreamError) as unreadable:
+        parse_compat(HttpResponse(200, {}, b"<html>"))
+    assert unreadable.value.evidence == "unknown"

@@ -17,6 +17,7 @@ from .models import REGION_MODELS, TEXT_MODELS, Endpoint
 from .native import admit_sync, generate
 from .plan import successes
 from .replies import JSON, request_id_of
+from .responses import sync_usage
 from .state import Emulator, emulator
 from .validation import Call, validate
 
@@ -55,6 +56,12 @@ class CompatError(Exception):
             )
         kind = "invalid_request_error" if err.status < 500 else "internal_error"
         return cls(err.status if err.status >= 400 else 500, _CODES.get(err.code, err.code), err.message, kind)
+
+    @classmethod
+    def keeping_code(cls, err: EmuError) -> CompatError:
+        """qwen-image-3.0's compatible endpoint keeps the native codes (its page: "code": "InvalidParameter")."""
+        kind = "invalid_request_error" if err.status < 500 else "internal_error"
+        return cls(err.status if err.status >= 400 else 500, err.code, err.message, kind)
 
 
 class ErrorDetail(msgspec.Struct):
@@ -276,21 +283,51 @@ async def _chunks(chat_id: str, created: int, model: str, text: str, usage: Chat
     yield b"data: [DONE]\n\n"
 
 
+#: The models whose own page documents this endpoint (on workspace hosts).
+COMPAT_IMAGE_MODELS = frozenset({"qwen-image-3.0", "qwen-image-3.0-pro"})
+_COMPAT_EXTENSIONS = ("negative_prompt", "seed", "prompt_extend", "prompt_extend_mode", "enable_thinking", "watermark")
+
+
+def _compat_images(data: dict[str, Any]) -> list[Any]:
+    if "image" not in data:
+        return []
+    image = data["image"]
+    if image is None or image == []:
+        raise CompatError(400, "invalid_request_error", "Field 'image' must not be null or empty.")
+    images = image if isinstance(image, list) else [image]
+    if not all(isinstance(i, str) for i in images):
+        raise CompatError(400, "invalid_request_error", "Field 'image' must be a string or a list of strings.")
+    return [{"image": i} for i in images]
+
+
 @post(f"{PREFIX}/images/generations", status_code=200)
 async def images_generations(request: AnyRequest) -> Response[bytes]:
-    """Off by default, as on dashscope hosts; on, the QwenCloud-style ``{created, data:[{url}]}``."""
+    """qwen-image-3.0's OpenAI-compatible endpoint (``image`` for edits, extensions at the top
+    level); for other models only with ``--compat-images`` (QwenCloud style), as dashscope hosts 404 it."""
     emu = emulator(request)
-    if not emu.config.compat_images:
+    try:
+        peek = msgspec.json.decode(await request.body())
+    except msgspec.DecodeError:
+        peek = None
+    qwen3 = isinstance(peek, dict) and peek.get("model") in COMPAT_IMAGE_MODELS
+    if not emu.config.compat_images and not qwen3:
         raise NotFoundException()
     key = _auth(emu, request)
     data = await _body(request)
+    if not isinstance(data.get("prompt"), str) or not data["prompt"]:
+        raise CompatError(400, "invalid_request_error", "Field 'prompt' is required")
+    n = data.get("n", 1)
+    if not isinstance(n, int) or isinstance(n, bool):
+        raise CompatError(400, "invalid_request_error", "Field 'n' must be an integer.")
     size = data.get("size")
-    parameters: dict[str, Any] = {"n": data.get("n", 1)}
+    parameters: dict[str, Any] = {"n": n}
     if isinstance(size, str) and size != "auto":
         parameters["size"] = size.replace("x", "*")
+    parameters.update({name: data[name] for name in _COMPAT_EXTENSIONS if name in data})
+    content = [*_compat_images(data), {"text": data["prompt"]}]
     native = {
         "model": data.get("model"),
-        "input": {"messages": [{"role": "user", "content": [{"text": data.get("prompt")}]}]},
+        "input": {"messages": [{"role": "user", "content": content}]},
         "parameters": parameters,
     }
     try:
@@ -299,9 +336,16 @@ async def images_generations(request: AnyRequest) -> Response[bytes]:
         admit_sync(emu, job, key)
         slots = await generate(emu, job, request)
     except EmuError as err:
-        raise CompatError.from_native(err) from None
-    links = emu.links(request, request_id_of(request.scope), emu.clock.now(), job)
-    return _ok({"created": int(emu.clock.now()), "data": [{"url": links.url(i, s)} for i, s in successes(slots)]})
+        raise (CompatError.keeping_code(err) if qwen3 else CompatError.from_native(err)) from None
+    rid = request_id_of(request.scope)
+    links = emu.links(request, rid, emu.clock.now(), job)
+    body: dict[str, Any] = {
+        "created": int(emu.clock.now()),
+        "data": [{"url": links.url(i, s)} for i, s in successes(slots)],
+    }
+    if qwen3:
+        body["usage"] = sync_usage(job, len(successes(slots)))
+    return Response(msgspec.json.encode(body), status_code=200, media_type=JSON, headers={"x-request-id": rid})
 
 
 ROUTES = [list_models, chat_completions, responses, images_generations]
