@@ -16,7 +16,9 @@ if TYPE_CHECKING:
     from providers.errors import ApiError
 
 __all__ = [
+    "Billing",
     "ChatProxy",
+    "Cost",
     "GeneratedImage",
     "HttpRequest",
     "HttpResponse",
@@ -25,6 +27,7 @@ __all__ = [
     "ImageSpec",
     "KeyProber",
     "ModelInfo",
+    "Pricer",
     "TaskCanceller",
     "TaskRef",
     "TokenUsage",
@@ -122,12 +125,30 @@ class TokenUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class Billing:
+    """What the upstream says it billed: images made, their price tier, input images."""
+
+    images: int
+    tier: str | None = None
+    input_images: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Cost:
+    amount: float
+    currency: str
+    #: True: a documented price; False: an estimate (a third party's figure).
+    documented: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class ImageBatch:
     images: tuple[GeneratedImage, ...]
     #: Actual output size (width, height) when the upstream reports it.
     size: tuple[int, int] | None = None
     usage: TokenUsage | None = None
     upstream_request_id: str | None = None
+    billing: Billing | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +234,14 @@ class KeyProber(Protocol):
 
     def key_warning(self, key: str) -> str | None:
         """A warning about the key's kind (e.g. one that cannot serve images), or None."""
+
+
+@runtime_checkable
+class Pricer(Protocol):
+    """Adapters that know their models' prices: an estimate of what a batch cost."""
+
+    def estimate(self, model: str, batch: ImageBatch) -> Cost | None:
+        """The batch's cost from what the upstream billed, or None when no price is known."""
 
 
 @runtime_checkable

@@ -73,8 +73,9 @@ class Metrics:
         self.images = Counter("gateway_images_generated", "Images delivered", ["provider", "model"], registry=r)
         self.cost = Counter(
             "gateway_estimated_cost",
-            "Estimated upstream cost (configured price per image)",
-            ["provider", "model"],
+            "Estimated upstream cost: the configured price per image (currency 'configured'), "
+            "else the catalog's price applied to what the upstream reported as billed",
+            ["provider", "model", "currency"],
             registry=r,
         )
         self.cache = Counter("gateway_cache_requests", "Response cache lookups", ["result"], registry=r)

@@ -31,7 +31,7 @@ from gateway.sharing.answers import AnswerSharing, Served
 from gateway.sharing.cache import request_fingerprint
 from gateway.state import LocalState, SharedState
 from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
-from providers.base import ImageBatch, ImageSpec, TaskRef, UpstreamCall
+from providers.base import ImageBatch, ImageSpec, Pricer, TaskRef, UpstreamCall
 from providers.errors import ApiError, ServiceUnavailable, UpstreamTimeout
 
 __all__ = ["MAX_N", "ImageService", "Served"]
@@ -241,9 +241,7 @@ class ImageService:
             size = size or _image_size(blobs[0])
         labels = (route.target.name, route.model.id)
         self.metrics.of(self.metrics.images, *labels).inc(len(data))
-        price = self.config.prices.get(route.model.id)
-        if price:
-            self.metrics.of(self.metrics.cost, *labels).inc(price * len(data))
+        self._count_cost(route, batches, len(data))
         response = ImagesResponse(
             created=int(time.time()),
             data=data,
@@ -255,6 +253,20 @@ class ImageService:
             response.output_format = output.answer_format
             response.background = "transparent" if output.background == "transparent" else "opaque"
         return Served(response, route)
+
+    def _count_cost(self, route: Route, batches: list[ImageBatch], delivered: int) -> None:
+        labels = (route.target.name, route.model.id)
+        price = self.config.prices.get(route.model.id)
+        if price:
+            self.metrics.of(self.metrics.cost, *labels, "configured").inc(price * delivered)
+            return
+        adapter = route.target.adapter
+        if not isinstance(adapter, Pricer):
+            return
+        for batch in batches:
+            cost = adapter.estimate(route.model.id, batch)
+            if cost is not None:
+                self.metrics.of(self.metrics.cost, *labels, cost.currency).inc(cost.amount)
 
     async def resume(
         self,

@@ -7,6 +7,8 @@ import uuid
 from typing import Any
 
 from providers.base import (
+    Billing,
+    Cost,
     HttpRequest,
     HttpResponse,
     ImageBatch,
@@ -122,6 +124,17 @@ class DashScopeAdapter:
             return True
         scheme, host, port = where
         return scheme == "https" and port == 443 and bool(_OSS_RESULT_HOST.match(host))
+
+    def estimate(self, model: str, batch: ImageBatch) -> Cost | None:
+        """From the region's price and what the answer says was billed (tier, input images)."""
+        found = self._lookup(model)
+        price = found[2].prices.get(self.region) if found else None
+        if price is None:
+            return None
+        billed = batch.billing or Billing(len(batch.images))
+        per_image = price.image_2k if billed.tier == "2k" and price.image_2k is not None else price.image
+        amount = billed.images * per_image + billed.input_images * price.input_image
+        return Cost(round(amount, 6), price.currency, price.documented)
 
     def key_probe(self) -> HttpRequest:
         # Reading a task that does not exist costs nothing; a valid key

@@ -70,6 +70,19 @@ class RateLimit(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     concurrency: int | None = None
 
 
+class Price(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
+    """A model's price in one region, per image the upstream reports as made."""
+
+    image: float
+    currency: Literal["CNY", "USD"] = "CNY"
+    #: Per image of the 2K tier, for models billed by output tier (qwen-image-3.0).
+    image_2k: float | None = None
+    #: Per input image, where input images are billed.
+    input_image: float = 0.0
+    #: Alibaba's own price list says so; otherwise a third party's figure (an estimate).
+    documented: bool = False
+
+
 class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     names: dict[str, str]
     n_max: int
@@ -109,6 +122,8 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     #: The model has DashScope's OpenAI-compatible image endpoint (on workspace hosts),
     #: which a provider with ``compat_images: true`` uses for it.
     compat_images: bool = False
+    #: Prices by region (the region keys of ``names``).
+    prices: dict[str, Price] = {}
 
     def in_region(self, region: str) -> ModelEntry:
         """The entry as that region serves it."""
@@ -126,6 +141,8 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
         unknown = set(self.params) - EXTRA_PARAMS
         if unknown:
             raise ValueError(f"unknown params {sorted(unknown)}")
+        if set(self.prices) - set(self.names):
+            raise ValueError(f"prices for regions it is not offered in: {sorted(set(self.prices) - set(self.names))}")
 
     @property
     def is_async(self) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import msgspec
 
-from providers.base import GeneratedImage, HttpResponse, ImageBatch, TaskRef, TokenUsage
+from providers.base import Billing, GeneratedImage, HttpResponse, ImageBatch, TaskRef, TokenUsage
 from providers.dashscope.errors import COMPAT_CODES, error_for_code
 from providers.errors import ApiError, UpstreamError
 
@@ -24,6 +24,9 @@ class _Usage(msgspec.Struct):
     # qwen-image-3.0 reports its output by billing tier.
     output_width: int | None = None
     output_height: int | None = None
+    output_image_count: int | None = None
+    output_image_type: str | None = None
+    input_image_count: int | None = None
 
 
 class _Content(msgspec.Struct):
@@ -114,6 +117,17 @@ def _tokens(usage: _Usage | None) -> TokenUsage | None:
     return TokenUsage(usage.input_tokens or 0, usage.output_tokens or 0, usage.total_tokens or 0)
 
 
+def _billing(usage: _Usage | None, made: int) -> Billing:
+    """What was billed, from the answer (never from the request): counts and tier as reported."""
+    if usage is None:
+        return Billing(made)
+    images = usage.output_image_count if usage.output_image_count is not None else usage.image_count
+    tier = None
+    if usage.output_image_type:
+        tier = usage.output_image_type.rsplit("_", 1)[-1]  # qima_output_2k -> 2k
+    return Billing(images if images is not None else made, tier, usage.input_image_count or 0)
+
+
 def _images(output: _Output, text_is_prompt: bool) -> tuple[list[GeneratedImage], list[_Result]]:
     """Successful images in order, and the per-image failures (partial failure).
 
@@ -144,7 +158,8 @@ def _batch(body: _Body, text_is_prompt: bool = False) -> ImageBatch:
         if first is None:
             raise UpstreamError("DashScope returned no images", upstream_request_id=body.request_id, evidence="unknown")
         raise error_for_code(first.code, first.message, status=500, request_id=body.request_id)
-    return ImageBatch(tuple(images), _size(body.usage), _tokens(body.usage), body.request_id)
+    made = tuple(images)
+    return ImageBatch(made, _size(body.usage), _tokens(body.usage), body.request_id, _billing(body.usage, len(made)))
 
 
 def parse_result(response: HttpResponse, *, text_is_prompt: bool = False) -> ImageBatch | TaskRef:
@@ -223,4 +238,4 @@ def parse_compat(response: HttpResponse) -> ImageBatch:
     images = tuple(GeneratedImage(item.url) for item in body.data or () if item.url)
     if not images:
         raise UpstreamError("DashScope returned no images", upstream_request_id=request_id, evidence="unknown")
-    return ImageBatch(images, _size(body.usage), _tokens(body.usage), request_id)
+    return ImageBatch(images, _size(body.usage), _tokens(body.usage), request_id, _billing(body.usage, len(images)))

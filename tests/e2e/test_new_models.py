@@ -5,7 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 
-from tests.conftest import openai_client
+from tests.conftest import GatewayFactory, openai_client
 from tests.e2e.inputs import emulator_posts, upload
 from tests.servers import Server
 
@@ -58,3 +58,23 @@ def test_z_image_fans_out_and_returns_the_rewritten_prompt(client: openai.OpenAI
     with pytest.raises(openai.BadRequestError) as edit:
         client.images.edit(model="z-image-turbo", image=upload(800, 600), prompt="p")
     assert edit.value.param == "model"
+
+
+def test_costs_follow_what_was_billed(gateway_factory: GatewayFactory) -> None:
+    from tests.e2e.test_platform import metric
+
+    gateway = gateway_factory()  # its own: the counter counts only this test
+    client = openai_client(gateway)
+    labels = {"provider": "dashscope", "model": "qwen-image-3.0-pro", "currency": "CNY"}
+    client.images.generate(model="qwen-image-3.0-pro", prompt="p")  # no size: 1328^2, the 1K tier
+    assert metric(gateway, "gateway_estimated_cost_total", **labels) == pytest.approx(0.25)
+    client.images.generate(model="qwen-image-3.0-pro", prompt="p", size="2048x2048")  # the 2K tier
+    assert metric(gateway, "gateway_estimated_cost_total", **labels) == pytest.approx(0.75)
+    client.images.edit(model="qwen-image-3.0-pro", image=[upload(800, 600), upload(800, 600)], prompt="p")
+    # The edit's output tier as reported, plus 0.02 per input image.
+    assert metric(gateway, "gateway_estimated_cost_total", **labels) in (
+        pytest.approx(0.75 + 0.25 + 0.04),
+        pytest.approx(0.75 + 0.50 + 0.04),
+    )
+    client.images.edit(model="wanx2.1-imageedit", image=upload(640, 640), prompt="p")  # a documented price
+    assert metric(gateway, "gateway_estimated_cost_total", model="wanx2.1-imageedit") == pytest.approx(0.14)
