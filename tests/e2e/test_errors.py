@@ -82,6 +82,9 @@ _SENT_AGAIN = {
         ("wanx2.1-t2i-turbo", "unknown", 502, "upstream_error", openai.InternalServerError),
         ("wanx2.1-t2i-turbo", "canceled", 502, "upstream_error", openai.InternalServerError),
         ("qwen-image-2.0", "business-200", 502, "upstream_error", openai.InternalServerError),
+        # An input DashScope could not fetch: a 415 on sync calls, a FAILED task on async ones.
+        ("qwen-image-3.0", "input-download-failed", 400, "invalid_parameter", openai.BadRequestError),
+        ("wanx2.1-t2i-turbo", "input-download-failed", 400, "invalid_parameter", openai.BadRequestError),
     ],
 )
 def test_error_rows(

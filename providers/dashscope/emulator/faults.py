@@ -59,10 +59,13 @@ REFUSAL: dict[str, _Answer] = {
     "http-503": (503, "ModelUnavailable", "Model is unavailable, please try again later."),
     "business-200": (200, "InternalError", MSG_INTERNAL),
 }
+MSG_INPUT_DOWNLOAD = "Reference image download failed, please check image url."
 # Sync answers decided before generation (input moderation) and after it.
 SYNC_BEFORE: dict[str, _Answer] = {
     "data-inspection": (400, "DataInspectionFailed", MSG_INSPECTION_IN),
     "ip-infringement": (400, "IPInfringementSuspect", MSG_IP),
+    # An input image DashScope could not fetch: HTTP 415 on sync calls, a FAILED task on async ones.
+    "input-download-failed": (415, "BadRequest.InputDownloadFailed", MSG_INPUT_DOWNLOAD),
 }
 SYNC_AFTER: dict[str, _Answer] = {
     "data-inspection-output": (400, "DataInspectionFailed", MSG_INSPECTION_OUT),
@@ -165,6 +168,7 @@ class Fate:
 
 _TASK_FAILURES: tuple[tuple[str, str, str, bool], ...] = (
     ("data-inspection", "DataInspectionFailed", MSG_INSPECTION_IN, True),
+    ("input-download-failed", "BadRequest.InputDownloadFailed", MSG_INPUT_DOWNLOAD, True),
     ("ip-infringement", "IPInfringementSuspect", MSG_IP, True),
     ("data-inspection-output", "DataInspectionFailed", MSG_INSPECTION_OUT, False),
     ("internal-error", "InternalError", MSG_INTERNAL, False),
