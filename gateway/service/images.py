@@ -109,9 +109,10 @@ class ImageService:
             spec.style,
             dict(spec.extras),
             spec.images,
+            spec.mask,
             (output.response_format, output.gpt, output.format, output.compression),
         )
-        if sum(len(image) for image in spec.images) > _HASH_INLINE_LIMIT:
+        if sum(len(image) for image in spec.images) + len(spec.mask or "") > _HASH_INLINE_LIMIT:
             return await asyncio.to_thread(request_fingerprint, *parts)
         return request_fingerprint(*parts)
 
@@ -211,6 +212,8 @@ class ImageService:
         waiting_from = time.monotonic()
         try:
             batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
+            # Counted as soon as the upstream says what it made: billed, even if a download fails later.
+            self._count_cost(route, batches)
             return await self._answer(route, batches, plan.output, plan.spec.quality, len(plan.spec.images))
         finally:
             if ctx is not None:
@@ -241,7 +244,6 @@ class ImageService:
             size = size or _image_size(blobs[0])
         labels = (route.target.name, route.model.id)
         self.metrics.of(self.metrics.images, *labels).inc(len(data))
-        self._count_cost(route, batches, len(data))
         response = ImagesResponse(
             created=int(time.time()),
             data=data,
@@ -254,11 +256,12 @@ class ImageService:
             response.background = "transparent" if output.background == "transparent" else "opaque"
         return Served(response, route)
 
-    def _count_cost(self, route: Route, batches: list[ImageBatch], delivered: int) -> None:
+    def _count_cost(self, route: Route, batches: list[ImageBatch]) -> None:
         labels = (route.target.name, route.model.id)
         price = self.config.prices.get(route.model.id)
         if price:
-            self.metrics.of(self.metrics.cost, *labels, "configured").inc(price * delivered)
+            made = sum(b.billing.images if b.billing else len(b.images) for b in batches)
+            self.metrics.of(self.metrics.cost, *labels, "configured").inc(price * made)
             return
         adapter = route.target.adapter
         if not isinstance(adapter, Pricer):
@@ -283,6 +286,7 @@ class ImageService:
                 batches = await gather_or_cancel(
                     self.engine.resume(route.target, TaskRef(task_id), n, deadline, route.model) for task_id, n in tasks
                 )
+                self._count_cost(route, batches)
                 return await self._answer(route, batches, output, quality, input_images)
         except TimeoutError:
             raise UpstreamTimeout("The resumed job did not finish within the deadline") from None

@@ -15,7 +15,7 @@ from __future__ import annotations
 import base64
 import io
 
-from PIL import Image
+from PIL import Image, ImageOps
 
 from providers.errors import InvalidRequest
 from providers.images import inspect_image
@@ -44,15 +44,28 @@ def _open(data: bytes, label: str, param: str) -> Image.Image:
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-        return image
+        # As shown, not as stored: a phone photo's mask is drawn on the upright picture.
+        return ImageOps.exif_transpose(image)
     except (OSError, ValueError, SyntaxError):
         raise InvalidRequest(f"{label} cannot be read", param=param, code="invalid_image") from None
 
 
-def _png_uri(image: Image.Image) -> str:
+def _uri(image: Image.Image, max_bytes: int) -> str:
+    """PNG, or a near-lossless JPEG when the PNG would be over the model's limit (the image is opaque)."""
     out = io.BytesIO()
     image.save(out, "PNG", compress_level=3)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    mime = "image/png"
+    if out.tell() > max_bytes:
+        out = io.BytesIO()
+        image.save(out, "JPEG", quality=95)
+        mime = "image/jpeg"
+    if out.tell() > max_bytes:
+        raise InvalidRequest(
+            f"The image is {out.tell()} bytes once prepared for the mask model; it takes at most {max_bytes}",
+            param="image",
+            code="invalid_image",
+        )
+    return f"data:{mime};base64," + base64.b64encode(out.getvalue()).decode("ascii")
 
 
 def _fit(size: tuple[int, int], sides: tuple[int, int]) -> tuple[int, int]:
@@ -75,8 +88,8 @@ def _fit(size: tuple[int, int], sides: tuple[int, int]) -> tuple[int, int]:
     return fitted
 
 
-def translate_mask(image_data: bytes, mask_data: bytes, sides: tuple[int, int]) -> MaskedImage:
-    """The image and its DashScope mask, as PNG data URIs of the same size within ``sides``."""
+def translate_mask(image_data: bytes, mask_data: bytes, sides: tuple[int, int], max_bytes: int) -> MaskedImage:
+    """The image and its DashScope mask, as data URIs of the same size within ``sides``."""
     mask = _open(mask_data, "The mask", "mask")
     if "A" not in mask.getbands() and "transparency" not in mask.info:
         raise InvalidRequest(
@@ -89,12 +102,23 @@ def translate_mask(image_data: bytes, mask_data: bytes, sides: tuple[int, int]) 
     if binary.getextrema() == ((0, 0), (0, 0), (0, 0)):
         raise InvalidRequest("The mask has no transparent pixels: nothing to edit", param="mask", code="invalid_image")
     base = _open(image_data, "image 1", "image")
-    flat = Image.new("RGB", base.size, (255, 255, 255))
-    flat.paste(base.convert("RGBA"), mask=base.convert("RGBA").getchannel("A"))
+    if abs(mask.width / mask.height - base.width / base.height) > 0.01 * base.width / base.height:
+        raise InvalidRequest(
+            f"The mask is {mask.width}x{mask.height} and the image {base.width}x{base.height}: "
+            "a mask must have the image's shape",
+            param="mask",
+            code="invalid_image",
+        )
+    if "A" in base.getbands() or "transparency" in base.info:
+        rgba = base.convert("RGBA")
+        flat = Image.new("RGB", base.size, (255, 255, 255))
+        flat.paste(rgba, mask=rgba.getchannel("A"))
+    else:
+        flat = base.convert("RGB")
     if binary.size != flat.size:
         binary = binary.resize(flat.size, Image.Resampling.NEAREST)
     size = _fit(flat.size, sides)
     if size != flat.size:
         flat = flat.resize(size, Image.Resampling.LANCZOS)
         binary = binary.resize(size, Image.Resampling.NEAREST)
-    return MaskedImage(_png_uri(flat), _png_uri(binary), size)
+    return MaskedImage(_uri(flat, max_bytes), _uri(binary, max_bytes), size)

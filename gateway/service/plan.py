@@ -97,7 +97,7 @@ async def _masked(
         )
     check_count(info, name, len(refs), "image")
     image, mask_bytes = _inline(refs[0], "image"), _inline(mask, "mask")
-    masked = await service.image_workers.run(translate_mask, image, mask_bytes, info.image_side)
+    masked = await service.image_workers.run(translate_mask, image, mask_bytes, info.image_side, info.image_max_bytes)
     return (masked.image,), masked.mask
 
 

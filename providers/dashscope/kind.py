@@ -41,6 +41,9 @@ def _build(settings: DashScopeSettings, models: Mapping[str, Mapping[str, Any]])
     base_url = settings.base_url or host_for(settings.region, settings.workspace_id)
     if settings.compat_images and settings.region == "hk":
         raise ValueError("compat_images: Hong Kong serves no OpenAI-compatible image endpoint")
+    if settings.compat_images and not (settings.workspace_id or settings.base_url):
+        # The public hosts answer the endpoint with 404: only workspace hosts serve it.
+        raise ValueError("compat_images needs a workspace host: set workspace_id (or the base_url of one)")
     return DashScopeAdapter(
         region=settings.region, base_url=base_url, catalog=catalog, compat_images=settings.compat_images
     )

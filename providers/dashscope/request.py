@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any
 
@@ -17,6 +18,8 @@ __all__ = ["build_calls", "build_compat_calls", "build_poll", "is_compat"]
 
 SEED_MAX = 2_147_483_647
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}")
+#: No input image is wider or taller than this (the models' largest side is 8000 px).
+_MAX_PIXEL = 16384
 _BOOL_PARAMS = ("prompt_extend", "watermark", "thinking_mode", "enable_thinking")
 
 
@@ -109,11 +112,15 @@ def _body(entry: ModelEntry, upstream: str, spec: ImageSpec, n: int, seed_offset
 def _percent(ratio: str | float) -> float:
     text = str(ratio).strip().removesuffix("%")
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or not 0 < value <= 100:
         raise InvalidRequest(
-            f"color_palette ratio {ratio!r} is not a percentage like '23.51%'", param="color_palette"
-        ) from None
+            f"color_palette ratio {ratio!r} is not a percentage like '23.51%' (above 0, at most 100)",
+            param="color_palette",
+        )
+    return value
 
 
 def _check_qwen3(spec: ImageSpec) -> None:
@@ -161,7 +168,7 @@ def _check_boxes(boxes: list[list[list[int]]], images: int) -> None:
         if len(per_image) > 2:
             raise InvalidRequest("bbox_list takes at most 2 boxes per image", param="bbox_list")
         for box in per_image:
-            if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3] or min(box) < 0:
+            if len(box) != 4 or box[0] >= box[2] or box[1] >= box[3] or min(box) < 0 or max(box) > _MAX_PIXEL:
                 raise InvalidRequest(
                     f"bbox_list box {box} is not [x1, y1, x2, y2] in pixels with x1 < x2 and y1 < y2",
                     param="bbox_list",

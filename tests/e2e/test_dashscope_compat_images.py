@@ -61,6 +61,15 @@ def test_its_errors_are_openai_errors(client: openai.OpenAI) -> None:
     assert info.value.code == "content_policy_violation"
 
 
+def test_public_hosts_have_no_compatible_endpoint(gateway_factory: GatewayFactory) -> None:
+    with pytest.raises(RuntimeError) as failed:
+        gateway_factory(
+            "providers:\n  sg: {kind: dashscope, region: intl, api_key: sk-x, compat_images: true}\n"
+            "default_provider: sg\n"
+        )
+    assert "compat_images needs a workspace host" in str(failed.value)
+
+
 def test_hong_kong_has_no_compatible_endpoint(gateway_factory: GatewayFactory) -> None:
     with pytest.raises(RuntimeError) as failed:
         hk = "hk: {kind: dashscope, region: hk, api_key: sk-x, compat_images: true}"

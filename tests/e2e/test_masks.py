@@ -142,3 +142,69 @@ def test_the_other_functions_through_extra_body(client: openai.OpenAI, cn: Serve
         with pytest.raises(openai.BadRequestError) as info:
             client.images.edit(model="wanx2.1-imageedit", image=upload(640, 640), prompt="p", extra_body=extra)
         assert info.value.param == param, (extra, info.value.message)
+
+
+def _jpeg(width: int, height: int, orientation: int | None = None, noise: bool = False) -> bytes:
+    import os
+
+    image = (
+        Image.frombytes("RGB", (width, height), os.urandom(width * height * 3))
+        if noise
+        else Image.new("RGB", (width, height), (200, 120, 40))
+    )
+    exif = Image.Exif()
+    if orientation:
+        exif[0x0112] = orientation
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
+def test_different_masks_are_different_requests(client: openai.OpenAI, cn: Server) -> None:
+    urls = set()
+    for hole in ((100, 50, 300, 200), (600, 400, 900, 700)):
+        result = client.images.edit(
+            model="wanx2.1-imageedit",
+            image=upload(1024, 768),
+            mask=("m.png", openai_mask(1024, 768, hole), "image/png"),
+            prompt="p",
+            response_format="url",
+            extra_body={"seed": 7},  # a seed makes the answer cacheable: the mask must be part of its key
+        )
+        assert result.data and result.data[0].url
+        urls.add(result.data[0].url)
+    assert len(emulator_posts(cn.url)) == 2 and len(urls) == 2
+
+
+def test_a_large_photo_stays_within_the_models_byte_limit(client: openai.OpenAI, cn: Server) -> None:
+    photo = _jpeg(2500, 2500, noise=True)  # 2.5 MB as JPEG, about 18 MB as PNG
+    result = client.images.edit(
+        model="wanx2.1-imageedit",
+        image=("photo.jpg", photo, "image/jpeg"),
+        mask=("m.png", openai_mask(2500, 2500), "image/png"),
+        prompt="p",
+    )
+    assert result.data
+    (sent,) = emulator_posts(cn.url)
+    assert len(sent["json"]["input"]["base_image_url"]) < 10 * 1024 * 1024 * 4 / 3
+
+
+def test_a_photos_orientation_is_honoured_and_the_shapes_must_match(client: openai.OpenAI, cn: Server) -> None:
+    client.images.edit(
+        model="wanx2.1-imageedit",
+        image=("photo.jpg", _jpeg(1024, 768, orientation=6), "image/jpeg"),  # shown upright: 768x1024
+        mask=("m.png", openai_mask(768, 1024, (0, 0, 768, 150)), "image/png"),
+        prompt="p",
+    )
+    (sent,) = emulator_posts(cn.url)
+    base, mask = _decode(sent["json"]["input"]["base_image_url"]), _decode(sent["json"]["input"]["mask_image_url"])
+    assert base.size == mask.size == (768, 1024)
+    assert mask.tobytes() == _expected((768, 1024), (0, 0, 768, 150)).tobytes()
+    with pytest.raises(openai.BadRequestError) as shape:
+        client.images.edit(
+            model="wanx2.1-imageedit",
+            image=upload(1024, 768),
+            mask=("m.png", openai_mask(768, 1024, (0, 0, 100, 100)), "image/png"),
+            prompt="p",
+        )
+    assert shape.value.param == "mask"

@@ -78,3 +78,14 @@ def test_costs_follow_what_was_billed(gateway_factory: GatewayFactory) -> None:
     )
     client.images.edit(model="wanx2.1-imageedit", image=upload(640, 640), prompt="p")  # a documented price
     assert metric(gateway, "gateway_estimated_cost_total", model="wanx2.1-imageedit") == pytest.approx(0.14)
+
+
+def test_images_billed_count_even_when_their_download_fails(gateway_factory: GatewayFactory) -> None:
+    from tests.e2e.test_platform import metric
+
+    gateway = gateway_factory()
+    client = openai_client(gateway)
+    with pytest.raises(openai.InternalServerError):
+        client.images.generate(model="wan2.7-image", prompt="p [emu:broken-url]", n=2, response_format="b64_json")
+    labels = {"model": "wan2.7-image", "currency": "CNY"}
+    assert metric(gateway, "gateway_estimated_cost_total", **labels) == pytest.approx(0.40)

@@ -70,6 +70,9 @@ def test_a_flattened_structure_is_refused_not_misread(client: openai.OpenAI, cn:
         ({"bbox_list": [[[1, 1, 5, 5], [2, 2, 6, 6], [3, 3, 7, 7]]]}, "bbox_list"),
         ({"bbox_list": [[[5, 5, 1, 1]]]}, "bbox_list"),
         ({"enable_sequential": "yes"}, "enable_sequential"),
+        ({"color_palette": [{"hex": "#000000", "ratio": "nan"}, *PALETTE[1:]]}, "color_palette"),
+        ({"color_palette": [{"hex": "#000000", "ratio": -50}, *PALETTE[1:]]}, "color_palette"),
+        ({"bbox_list": [[[1, 1, 5, 2**40]]]}, "bbox_list"),
     ],
 )
 def test_bad_options_are_400s_naming_them(client: openai.OpenAI, cn: Server, extra: dict, param: str) -> None:  # type: ignore[type-arg]
