@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
+from providers.dashscope.regions import REGIONS
+
 __all__ = ["EMULATOR_KEYS_ENV", "add_commands"]
 
 EMULATOR_KEYS_ENV = "DASHSCOPE_EMULATOR_KEYS"
@@ -37,7 +39,7 @@ def add_commands(sub: Any, serve: Serve) -> None:
     )
     emulator.add_argument("--host", default="127.0.0.1")
     emulator.add_argument("--port", type=int, default=8100)
-    emulator.add_argument("--region", choices=["cn", "intl", "us", "eu", "jp", "hk"], default="cn")
+    emulator.add_argument("--region", choices=sorted(REGIONS), default="cn")
     emulator.add_argument("--latency", type=float, default=1.0, help="seconds per sync call / async task run")
     emulator.add_argument("--pending", type=float, default=0.2, help="seconds an async task stays PENDING")
     emulator.add_argument("--enforce-limits", action="store_true", help="apply DashScope's rate and concurrency limits")
