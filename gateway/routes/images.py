@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import msgspec
 from litestar import Request, Response, post
 from litestar.datastructures import State
 
@@ -26,7 +25,7 @@ from gateway.service.output import Output
 from gateway.service.plan import Plan, plan_images
 from gateway.service.references import json_mask, json_references
 from gateway.service.specs import edit_ask, generation_ask
-from gateway.wire.decode import media_type, param_of
+from gateway.wire.decode import FORM_TYPES, convert_form, media_type
 from gateway.wire.images import EditRequest, ImageGenerationRequest, VariationRequest
 from providers.errors import InvalidRequest, UnsupportedContentType, UnsupportedParameter
 
@@ -55,15 +54,9 @@ async def _answer(request: Request[Any, Any, Any], service: ImageService, plan: 
 
 
 async def _read(request: Request[Any, Any, Any]) -> ImageAsk:
-    content_type = request.headers.get("content-type", "")
-    if media_type(content_type) in ("multipart/form-data", "application/x-www-form-urlencoded"):
+    if media_type(request.headers.get("content-type", "")) in FORM_TYPES:
         form = await read_form(request)
-        try:
-            # strict=False: form fields are text ("2", "true") where the schema says int or bool.
-            req = msgspec.convert(form.fields, EditRequest, strict=False)
-        except msgspec.ValidationError as exc:
-            raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
-        return edit_ask(req, form.images, form.mask, form.fields)
+        return edit_ask(convert_form(form.fields, EditRequest), form.images, form.mask, form.fields)
     body, edit = await json_body(request, EditRequest)
     return edit_ask(edit, json_references(edit), json_mask(edit), body)
 
@@ -80,14 +73,11 @@ async def images_variations(request: Request[Any, Any, Any], state: State) -> Re
     """DALL-E 2's variations, made by the configured image-to-image model with its fixed prompt."""
     require_client_key(request)
     service: ImageService = state.images
-    content_type = request.headers.get("content-type", "")
-    if media_type(content_type) not in ("multipart/form-data", "application/x-www-form-urlencoded"):
-        raise UnsupportedContentType(f"Unsupported Content-Type {media_type(content_type)!r}: send multipart/form-data")
+    kind = media_type(request.headers.get("content-type", ""))
+    if kind not in FORM_TYPES:
+        raise UnsupportedContentType(f"Unsupported Content-Type {kind!r}: send multipart/form-data")
     form = await read_form(request)
-    try:
-        req = msgspec.convert(form.fields, VariationRequest, strict=False)
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
+    req = convert_form(form.fields, VariationRequest)
     if form.mask is not None:
         raise UnsupportedParameter("'mask' is not a variation parameter", param="mask")
     refs = form.images

@@ -20,8 +20,8 @@ from gateway.service.ask import ExtrasSource, ImageAsk
 from gateway.service.masks import translate_mask
 from gateway.service.output import OPENAI_IMAGE_MODELS, Output, check_background
 from gateway.service.references import Reference, check_count, prepare_references, require_edits
-from gateway.service.specs import auto_size, check_n, check_prompt, is_auto
-from gateway.wire.decode import decode_request, param_of
+from gateway.service.specs import auto_size, check_n, check_prompt, is_auto, quality_token
+from gateway.wire.decode import convert_form, decode_request
 from providers.base import ImageSpec, ModelInfo, UpstreamCall
 from providers.errors import InvalidRequest, UnsupportedParameter
 from providers.images import decode_data_uri
@@ -101,15 +101,6 @@ async def _masked(
     return (masked.image,), masked.mask
 
 
-#: GPT-image qualities as resolution tokens, for models whose sizes include them.
-_QUALITY_TOKENS = {"low": "1K", "medium": "1K", "high": "2K"}
-
-
-def _quality_token(info: ModelInfo, quality: str | None) -> str | None:
-    token = _QUALITY_TOKENS.get(quality or "")
-    return token if token in info.generation_tokens else None
-
-
 def _form_extras(fields: Mapping[str, Any], type_: type[msgspec.Struct]) -> dict[str, Any]:
     """Form fields for ``type_``: JSON text where a list or an object is wanted."""
     names = set(type_.__struct_fields__)
@@ -138,11 +129,7 @@ def _form_extras(fields: Mapping[str, Any], type_: type[msgspec.Struct]) -> dict
 def _extras(fields: ExtrasSource, type_: type[msgspec.Struct]) -> dict[str, Any]:
     if isinstance(fields, bytes):
         return extras_of(decode_request(fields, type_))
-    try:
-        # strict=False: form fields are text ("2", "true") where the Struct says int or bool.
-        return extras_of(msgspec.convert(_form_extras(fields, type_), type_, strict=False))
-    except msgspec.ValidationError as exc:
-        raise InvalidRequest(f"Invalid request: {exc}", param=param_of(exc)) from None
+    return extras_of(convert_form(_form_extras(fields, type_), type_))
 
 
 async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Route] | None = None) -> Plan:
@@ -166,7 +153,7 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
     mask: str | None = None
     refs = ask.references
     if refs is None:
-        size = (_quality_token(info, ask.quality) or size) if is_auto(size) else size
+        size = (quality_token(ask.quality, info.generation_tokens) or size) if is_auto(size) else size
     else:
         if refs or ask.needs_references:
             require_edits(info, name)

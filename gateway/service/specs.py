@@ -33,6 +33,7 @@ __all__ = [
     "image_config_size",
     "is_auto",
     "parse_ratio",
+    "quality_token",
     "size_for",
 ]
 
@@ -78,6 +79,16 @@ def auto_size(info: ModelInfo, quality: str | None, last_input: tuple[int, int] 
     if info.auto_size == "ratio" and last_input is not None:
         return size_for(*last_input, wanted or "1K")
     return None
+
+
+#: The GPT-image qualities, which pick a resolution token for generations too.
+_GPT_QUALITIES = ("low", "medium", "high")
+
+
+def quality_token(quality: str | None, tokens: tuple[str, ...]) -> str | None:
+    """The token a GPT-image ``quality`` stands for, when the model's sizes include it."""
+    token = _QUALITY_TOKENS[quality] if quality in _GPT_QUALITIES else None
+    return token if token in tokens else None
 
 
 def parse_ratio(text: str, param: str) -> tuple[float, float]:
