@@ -24,8 +24,10 @@ __all__ = [
     "ImageLimits",
     "InputImage",
     "decode_data_uri",
+    "encode_opaque",
     "flatten_alpha",
     "inspect_image",
+    "onto_white",
     "prepare_image",
     "sniff_format",
     "to_data_uri",
@@ -167,20 +169,31 @@ def _check(image: InputImage, limits: ImageLimits, label: str, param: str) -> No
         )
 
 
+def onto_white(image: Image.Image) -> Image.Image:
+    """The image composited onto white, without an alpha channel."""
+    rgba = image.convert("RGBA")
+    background = Image.new("RGB", rgba.size, _WHITE)
+    background.paste(rgba, mask=rgba.getchannel("A"))
+    return background
+
+
+def encode_opaque(image: Image.Image, max_bytes: int | None = None) -> tuple[bytes, str]:
+    """An opaque image as PNG, or as a near-lossless JPEG when the PNG is over ``max_bytes``: (bytes, format)."""
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=_PNG_LEVEL)
+    if max_bytes is None or out.tell() <= max_bytes:
+        return out.getvalue(), "PNG"
+    out = io.BytesIO()
+    image.save(out, "JPEG", quality=_JPEG_QUALITY)
+    return out.getvalue(), "JPEG"
+
+
 def flatten_alpha(image: InputImage, *, max_bytes: int | None = None) -> InputImage:
     """The image composited onto white without an alpha channel (PNG, or JPEG when PNG is too big)."""
     with Image.open(io.BytesIO(image.data), formats=[image.format]) as img:
-        rgba = img.convert("RGBA")
-    background = Image.new("RGB", rgba.size, _WHITE)
-    background.paste(rgba, mask=rgba.getchannel("A"))
-    out = io.BytesIO()
-    background.save(out, "PNG", compress_level=_PNG_LEVEL)
-    fmt = "PNG"
-    if max_bytes is not None and out.tell() > max_bytes:
-        out = io.BytesIO()
-        background.save(out, "JPEG", quality=_JPEG_QUALITY)
-        fmt = "JPEG"
-    return InputImage(out.getvalue(), fmt, image.width, image.height, False)
+        flat = onto_white(img)
+    data, fmt = encode_opaque(flat, max_bytes)
+    return InputImage(data, fmt, image.width, image.height, False)
 
 
 def prepare_image(data: bytes, limits: ImageLimits, *, label: str, param: str = "image") -> InputImage:

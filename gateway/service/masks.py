@@ -18,7 +18,7 @@ import io
 from PIL import Image, ImageOps
 
 from providers.errors import InvalidRequest
-from providers.images import inspect_image
+from providers.images import MIME_TYPES, encode_opaque, inspect_image, onto_white
 
 __all__ = ["MaskedImage", "translate_mask"]
 
@@ -52,20 +52,14 @@ def _open(data: bytes, label: str, param: str) -> Image.Image:
 
 def _uri(image: Image.Image, max_bytes: int) -> str:
     """PNG, or a near-lossless JPEG when the PNG would be over the model's limit (the image is opaque)."""
-    out = io.BytesIO()
-    image.save(out, "PNG", compress_level=3)
-    mime = "image/png"
-    if out.tell() > max_bytes:
-        out = io.BytesIO()
-        image.save(out, "JPEG", quality=95)
-        mime = "image/jpeg"
-    if out.tell() > max_bytes:
+    data, fmt = encode_opaque(image, max_bytes)
+    if len(data) > max_bytes:
         raise InvalidRequest(
-            f"The image is {out.tell()} bytes once prepared for the mask model; it takes at most {max_bytes}",
+            f"The image is {len(data)} bytes once prepared for the mask model; it takes at most {max_bytes}",
             param="image",
             code="invalid_image",
         )
-    return f"data:{mime};base64," + base64.b64encode(out.getvalue()).decode("ascii")
+    return f"data:{MIME_TYPES[fmt]};base64," + base64.b64encode(data).decode("ascii")
 
 
 def _fit(size: tuple[int, int], sides: tuple[int, int]) -> tuple[int, int]:
@@ -109,12 +103,7 @@ def translate_mask(image_data: bytes, mask_data: bytes, sides: tuple[int, int], 
             param="mask",
             code="invalid_image",
         )
-    if "A" in base.getbands() or "transparency" in base.info:
-        rgba = base.convert("RGBA")
-        flat = Image.new("RGB", base.size, (255, 255, 255))
-        flat.paste(rgba, mask=rgba.getchannel("A"))
-    else:
-        flat = base.convert("RGB")
+    flat = onto_white(base) if "A" in base.getbands() or "transparency" in base.info else base.convert("RGB")
     if binary.size != flat.size:
         binary = binary.resize(flat.size, Image.Resampling.NEAREST)
     size = _fit(flat.size, sides)
