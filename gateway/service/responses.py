@@ -135,7 +135,7 @@ def responses_ask(req: ResponsesRequest, tool: ImageTool | None, model: str, bod
         reference_param="input",
         mask=_mask(tool),
         # Answered as GPT-image models answer, whatever the model's name: base64, echoed options.
-        output=dataclasses.replace(output, gpt=True, response_format="b64_json"),
+        output=dataclasses.replace(output, gpt=True),
     )
 
 

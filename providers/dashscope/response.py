@@ -74,19 +74,12 @@ def _decode(response: HttpResponse) -> _Body:
         body = None
     if response.status >= 400 or body is None or (body.code and body.output is None):
         # Business errors also arrive inside HTTP 200 bodies: a code and no output.
-        code = body.code if body else None
-        message = (body.message or body.msg) if body else None
-        if body is None and response.status < 400:
-            raise UpstreamError(
-                f"DashScope answered HTTP {response.status} with a body that is not a DashScope answer",
-                evidence="unknown",
-            )
-        raise error_for_code(
-            code,
-            message,
-            status=response.status,
-            request_id=(body.request_id if body else None) or response.headers.get("x-request-id"),
-            retry_after=response.retry_after,
+        raise _failure(
+            response,
+            body is not None,
+            body.code if body else None,
+            (body.message or body.msg) if body else None,
+            (body.request_id if body else None) or response.headers.get("x-request-id"),
         )
     if body.output is None:
         raise UpstreamError(
@@ -194,6 +187,20 @@ def parse_poll(response: HttpResponse) -> ImageBatch | None:
     raise _terminal(reason, body.request_id)
 
 
+def _failure(
+    response: HttpResponse, readable: bool, code: str | None, message: str | None, request_id: str | None
+) -> ApiError:
+    """The error for an answer that is not images. An unreadable one at HTTP 2xx may have made them."""
+    if not readable and response.status < 400:
+        return UpstreamError(
+            f"DashScope answered HTTP {response.status} with a body that is not a DashScope answer",
+            evidence="unknown",
+        )
+    return error_for_code(
+        code, message, status=response.status, request_id=request_id, retry_after=response.retry_after
+    )
+
+
 def _terminal(reason: str, request_id: str | None) -> ApiError:
     return UpstreamError(f"DashScope: {reason}", upstream_request_id=request_id, retryable=False)
 
@@ -222,19 +229,9 @@ def parse_compat(response: HttpResponse) -> ImageBatch:
         body = None
     if response.status >= 400 or body is None or body.error is not None:
         error = body.error if body else None
-        if body is None and response.status < 400:
-            raise UpstreamError(
-                f"DashScope answered HTTP {response.status} with a body that is not an images answer",
-                evidence="unknown",
-            )
         code = error.code if error else None
-        raise error_for_code(
-            COMPAT_CODES.get(code, code) if code else None,
-            error.message if error else None,
-            status=response.status,
-            request_id=request_id,
-            retry_after=response.retry_after,
-        )
+        code = COMPAT_CODES.get(code, code) if code else None
+        raise _failure(response, body is not None, code, error.message if error else None, request_id)
     images = tuple(GeneratedImage(item.url) for item in body.data or () if item.url)
     if not images:
         raise UpstreamError("DashScope returned no images", upstream_request_id=request_id, evidence="unknown")
