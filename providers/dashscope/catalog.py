@@ -124,13 +124,6 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     compat_images: bool = False
     #: Prices by region (the region keys of ``names``).
     prices: dict[str, Price] = {}
-
-    def in_region(self, region: str) -> ModelEntry:
-        """The entry as that region serves it."""
-        if region in self.async_only_in and self.async_ is not None:
-            return msgspec.structs.replace(self, sync=None, prefer="async")
-        return self
-
     rate: RateLimit | None = None
 
     def __post_init__(self) -> None:
@@ -157,6 +150,12 @@ class ModelEntry(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
 
     def size_rule(self, with_images: bool) -> SizeRule:
         return self.edit_size if with_images and self.edit_size else self.size
+
+    def in_region(self, region: str) -> ModelEntry:
+        """The entry as that region serves it."""
+        if region in self.async_only_in and self.async_ is not None:
+            return msgspec.structs.replace(self, sync=None, prefer="async")
+        return self
 
     @property
     def modes(self) -> tuple[str, ...]:
