@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from providers.dashscope.emulator.errors import EmuError
-from providers.dashscope.emulator.models import MODELS, REGION_MODELS, Endpoint, find_model
+from providers.dashscope.emulator.models import MODELS, REGION_MODELS, find_model
 from providers.dashscope.emulator.png import render_png
+from providers.dashscope.emulator.rules import Endpoint
 from providers.dashscope.emulator.sizes import output_size, round16
 
 # Every size the gateway's mapper produces must be accepted as is.

@@ -13,11 +13,12 @@ from litestar.exceptions import NotFoundException
 from litestar.response import Stream
 
 from .errors import EmuError
-from .models import REGION_MODELS, TEXT_MODELS, Endpoint
+from .models import REGION_MODELS, TEXT_MODELS
 from .native import admit_sync, generate
 from .plan import successes
 from .replies import JSON, request_id_of
 from .responses import sync_usage
+from .rules import Endpoint
 from .state import Emulator, emulator
 from .validation import Call, validate
 

@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from PIL import Image
 
 from .errors import invalid
-from .models import ImageRule
+from .rules import ImageRule
 
 _DATA_URI = re.compile(r"data:([\w.+-]+/[\w.+-]+)?((?:;[\w.+-]+=[\w.+-]+)*);base64,(.*)", re.DOTALL)
 _URL_ERROR = "url error, please check url!"

@@ -12,10 +12,10 @@ from litestar.response import Stream
 
 from .errors import MSG_CANCEL, EmuError
 from .faults import SYNC_AFTER, SYNC_BEFORE, raise_marked
-from .models import Endpoint
 from .plan import Slot, plan_slots, successes
 from .replies import json_reply, request_id_of
 from .responses import sync_output, sync_usage, task_view
+from .rules import Endpoint
 from .sse import error_frame, result_frames
 from .state import Emulator, emulator
 from .task_list import task_list

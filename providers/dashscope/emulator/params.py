@@ -9,13 +9,8 @@ from typing import TYPE_CHECKING
 
 from .errors import invalid
 from .images import InputImage, check_image
-from .models import (
-    WAN26_INTERLEAVE_SIZE,
-    WAN27_SEQUENTIAL_N,
-    ImageRule,
-    Kind,
-    ModelRule,
-)
+from .models import WAN26_INTERLEAVE_SIZE, WAN27_SEQUENTIAL_N
+from .rules import ImageRule, Kind, ModelRule
 from .sizes import output_size
 from .wire import Input, PaletteEntry, Parameters
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .clock import dashscope_time
-from .models import Endpoint, Kind, Shape
 from .plan import Slot, successes
 from .results import ImageSpec, Signer
+from .rules import Endpoint, Kind, Shape
 from .tasks import Task
 from .validation import Job
 from .wire import (

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from .errors import invalid
 from .images import InputImage
-from .models import SizeRule
+from .rules import SizeRule
 
 _WH = re.compile(r"([1-9][0-9]{0,5})\*([1-9][0-9]{0,5})")
 WIDE_2K = (2985, 1405)  # what wan2.7 really returned for a 2K text-to-image request

@@ -5,9 +5,9 @@ from __future__ import annotations
 import msgspec
 
 from .errors import EmuError
-from .models import Shape
 from .plan import Slot, successes
 from .responses import Links, step_text, sync_output, sync_usage
+from .rules import Shape
 from .validation import Job
 from .wire import Choice, ContentOut, ErrorBody, MessageOut, SyncOutput, SyncResponse
 

@@ -15,10 +15,10 @@ from .config import EmulatorConfig
 from .errors import bad_key, no_key, rate_quota
 from .faults import THROTTLE, FlakyCounter, check_refusal, raise_marked, task_fate
 from .limits import TASK_QUERY_LIMIT, RateLimiter
-from .models import Endpoint
 from .plan import plan_slots
 from .responses import Links
 from .results import Signer
+from .rules import Endpoint
 from .tasks import Task, TaskStore
 from .validation import Call, Job, validate
 

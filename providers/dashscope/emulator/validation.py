@@ -15,15 +15,8 @@ from .config import Region
 from .errors import invalid, model_not_found, no_async, no_sync
 from .faults import ENTITLEMENT, Faults, parse_faults, raise_marked
 from .images import InputImage
-from .models import (
-    WAN26_INTERLEAVE_IMAGES,
-    WANX_V1_REF_IMAGE,
-    Endpoint,
-    ImageRule,
-    Kind,
-    ModelRule,
-    find_model,
-)
+from .models import WAN26_INTERLEAVE_IMAGES, WANX_V1_REF_IMAGE, find_model
+from .rules import Endpoint, ImageRule, Kind, ModelRule
 from .wire import Input, Parameters
 
 _S = TypeVar("_S", Input, Parameters)
