@@ -8,6 +8,7 @@ import gc
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -19,6 +20,7 @@ from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.middleware import GatewayMiddleware
 from gateway.observability.keystatus import check_keys, publish
 from gateway.routes.chat import CHAT_ROUTES
+from gateway.routes.files import FILE_ROUTES
 from gateway.routes.images import IMAGE_ROUTES
 from gateway.routes.jobs import JOB_ROUTES
 from gateway.routes.models import MODEL_ROUTES
@@ -30,6 +32,9 @@ from gateway.service.jobs import JobService
 from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
 from gateway.state import LocalState, RedisState, SharedState
+from gateway.storage.base import ImageStore
+from gateway.storage.build import build_store
+from gateway.storage.keeper import ResultKeeper
 from providers import registry
 
 __all__ = ["build_router", "build_targets", "create_app"]
@@ -85,12 +90,27 @@ async def _watch_keys(runtime: Runtime, upstream: Upstream, targets: list[Target
         await asyncio.sleep(interval)
 
 
+async def _clean_store(store: ImageStore, interval: float) -> None:
+    while True:
+        try:
+            removed = await store.cleanup(time.time())
+            if removed:
+                log.info("storage cleanup removed %d image(s) past retention", removed)
+        except Exception:
+            log.exception("storage cleanup failed")
+        await asyncio.sleep(interval)
+
+
 def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> GatewayMiddleware:
     """The ASGI app. Raises ConfigError when the configuration cannot be served."""
     runtime = runtime or Runtime(config)
     targets = build_targets(config)
     router = build_router(config, targets)
     assert runtime.keyring is not None
+    try:
+        store = build_store(config.storage)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"storage: {exc}") from None
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -107,11 +127,14 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         runtime.keyring.state = state
         replica = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
         engine = Engine(upstream, up, runtime.metrics, state)
-        images = ImageService(config, router, engine, upstream.client, runtime.keyring, state, replica)
+        keeper = ResultKeeper(store, upstream.client, config.downloads, runtime.metrics) if store else None
+        images = ImageService(config, router, engine, upstream.client, runtime.keyring, state, replica, keeper)
         app.state.upstream = upstream
         app.state.images = images
         app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
+        interval = getattr(config.storage, "cleanup_interval_seconds", None)
+        cleaner = asyncio.create_task(_clean_store(store, interval)) if store and interval else None
         runtime.ready = True
         # Everything built so far lives as long as the process: keep the collector
         # from re-scanning it on every cycle (fewer, shorter pauses under load).
@@ -123,17 +146,29 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             yield
         finally:
             runtime.ready = False
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            for task in (watcher, cleaner):
+                if task is not None:
+                    task.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             await runtime.jobs.aclose()
             if isinstance(state, RedisState):
                 await state.aclose()
             await upstream.aclose()
+            if store is not None:
+                await store.aclose()
             images.image_workers.shutdown()
 
     app = Litestar(
-        route_handlers=[*IMAGE_ROUTES, *CHAT_ROUTES, *RESPONSE_ROUTES, *MODEL_ROUTES, *JOB_ROUTES, *OPS_ROUTES],
+        route_handlers=[
+            *IMAGE_ROUTES,
+            *CHAT_ROUTES,
+            *RESPONSE_ROUTES,
+            *MODEL_ROUTES,
+            *JOB_ROUTES,
+            *FILE_ROUTES,
+            *OPS_ROUTES,
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,
@@ -144,4 +179,5 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
     app.state.keyring = runtime.keyring
     app.state.targets = targets
     app.state.router = router
+    app.state.store = store
     return GatewayMiddleware(app, runtime)

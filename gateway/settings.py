@@ -11,11 +11,12 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import Annotated, Any, Literal, cast
 
 import msgspec
 import yaml
 
+from gateway.storage.naming import valid_prefix
 from providers import registry
 from providers.kind import Limits, PacingSettings, ProviderSettings
 from providers.secret import Secret
@@ -31,11 +32,15 @@ __all__ = [
     "GatewayConfig",
     "JobSettings",
     "Limits",
+    "LocalStorageSettings",
     "MaskSettings",
+    "NoStorage",
     "PacingSettings",
     "ProviderSettings",
     "RouteSettings",
     "RouteTarget",
+    "S3StorageSettings",
+    "StorageSettings",
     "UpstreamSettings",
     "VariationSettings",
     "load_config",
@@ -167,6 +172,74 @@ class BreakerSettings(Struct, frozen=True, forbid_unknown_fields=True):
     cooldown_seconds: float = 30.0
 
 
+#: DashScope's result URLs live 24 h; a stored copy's URL lives this long (and a presigned S3 URL can live no longer).
+_WEEK = 7 * 86400.0
+
+
+class NoStorage(Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", tag="none"):
+    """Answers carry the provider's own result URLs (DashScope's expire after 24 h)."""
+
+
+class LocalStorageSettings(Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", tag="local"):
+    """Files on this machine (a volume in Kubernetes), served at ``/v1/images/files/{name}`` by signed URL."""
+
+    #: Default: ``${GATEWAY_DATA_DIR:-./data}/images``.
+    directory: str = ""
+    #: Signs the file URLs; every replica serving them needs the same one.
+    url_secret: Secret | None = None
+    #: The origin clients reach the gateway at (behind an ingress or CDN); default: the request's own.
+    public_base_url: str | None = None
+    prefix: str = ""
+    url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0)] = _WEEK
+    retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
+    cleanup_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+
+    def __post_init__(self) -> None:
+        if not self.url_secret or len(self.url_secret.reveal()) < 16:
+            raise ValueError("storage.url_secret must be set, at least 16 characters (e.g. ${STORAGE_URL_SECRET})")
+        _check_storage_common(self.prefix, self.public_base_url)
+
+
+class S3StorageSettings(Struct, frozen=True, forbid_unknown_fields=True, tag_field="kind", tag="s3"):
+    """Any S3-compatible store: AWS S3, Cloudflare R2, MinIO, Alibaba OSS through its S3 API."""
+
+    bucket: str
+    #: Default: AWS S3 for the region.
+    endpoint: str | None = None
+    region: str = "us-east-1"
+    prefix: str = ""
+    #: Unset: the AWS default chain (AWS_* environment, an IRSA or instance role).
+    access_key_id: Secret | None = None
+    secret_access_key: Secret | None = None
+    #: "presigned": URLs signed for url_ttl_seconds; "public": public_base_url + name (a public bucket or CDN).
+    url: Literal["presigned", "public"] = "presigned"
+    public_base_url: str | None = None
+    url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0, le=_WEEK)] = _WEEK
+    #: "path" for MinIO and most self-hosted servers; "virtual" for OSS.
+    addressing_style: Literal["auto", "path", "virtual"] = "auto"
+    #: Uploads at once (each holds at most about 1 MiB in memory; the rest spools to disk).
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 16
+
+    def __post_init__(self) -> None:
+        if not self.bucket:
+            raise ValueError("storage.bucket must be set")
+        if self.url == "public" and not self.public_base_url:
+            raise ValueError("storage.url: public needs storage.public_base_url")
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("storage: set both access_key_id and secret_access_key, or neither")
+        _check_storage_common(self.prefix, self.public_base_url)
+
+
+def _check_storage_common(prefix: str, public_base_url: str | None) -> None:
+    if not valid_prefix(prefix):
+        raise ValueError(f"storage.prefix {prefix!r} must be folder names ending in '/' (letters, digits, '-', '_')")
+    if public_base_url is not None and not re.fullmatch(r"https?://[^\s?#]+", public_base_url):
+        raise ValueError("storage.public_base_url must be an http(s) URL without query or fragment")
+
+
+StorageSettings = NoStorage | LocalStorageSettings | S3StorageSettings
+
+
 class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: Provider entries, each decoded as its ``kind``'s settings (see providers/registry.py).
     providers: dict[str, ProviderSettings]
@@ -194,6 +267,8 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     variations: VariationSettings = msgspec.field(default_factory=VariationSettings)
     masks: MaskSettings = msgspec.field(default_factory=MaskSettings)
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
+    #: Where returned images are copied before the answer is sent (kind: none, local or s3).
+    storage: StorageSettings = msgspec.field(default_factory=NoStorage)
     #: Estimated price per generated image, by model id (for the cost metric).
     prices: dict[str, float] = {}
     #: Longest a SIGTERM waits for in-flight requests; default: the upstream deadline.
@@ -252,6 +327,11 @@ def _drop_unset_secrets(raw: dict[str, Any]) -> None:
             provider.pop("api_key", None)
     if not raw.get("admin_key"):
         raw.pop("admin_key", None)
+    storage = raw.get("storage")
+    if isinstance(storage, dict):
+        for field in ("url_secret", "access_key_id", "secret_access_key"):
+            if not storage.get(field):
+                storage.pop(field, None)
     raw["api_keys"] = [k for k in raw.get("api_keys") or [] if k]
     raw["keys"] = [k for k in raw.get("keys") or [] if not isinstance(k, dict) or k.get("key")]
 
@@ -332,6 +412,9 @@ def parse_config(text: str, env: Mapping[str, str], source: str) -> GatewayConfi
         raw["redis_url"] = env["REDIS_URL"]
     if not raw.get("redis_url"):
         raw.pop("redis_url", None)
+    storage = raw.get("storage")
+    if isinstance(storage, dict) and storage.get("kind") == "local" and not storage.get("directory"):
+        storage["directory"] = str(Path(env.get("GATEWAY_DATA_DIR") or "./data") / "images")
     _check_kinds(source, text, raw)
     try:
         return msgspec.convert(raw, _decoded_config(), dec_hook=_dec_hook)

@@ -143,9 +143,8 @@ def _record_answer(response: Any) -> None:
 
 def openai_client(server: Server, api_key: str = "sk-any-client-key", **options: Any) -> openai.OpenAI:
     http_client = openai.DefaultHttpxClient(event_hooks={"response": [_record_answer]})
-    return openai.OpenAI(
-        base_url=f"{server.url}/v1", api_key=api_key, max_retries=0, timeout=60, http_client=http_client, **options
-    )
+    options.setdefault("max_retries", 0)
+    return openai.OpenAI(base_url=f"{server.url}/v1", api_key=api_key, timeout=60, http_client=http_client, **options)
 
 
 @pytest.fixture(scope="session")

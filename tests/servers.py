@@ -19,12 +19,14 @@ __all__ = [
     "KNOWN_KEYS",
     "LOG_DIR",
     "RedisServer",
+    "S3Server",
     "Server",
     "free_port",
     "new_key",
     "start_emulator",
     "start_gateway",
     "start_redis",
+    "start_s3",
 ]
 
 #: Where every process of this test run writes stdout/stderr, and the test clients
@@ -155,3 +157,50 @@ def start_redis() -> RedisServer:
         time.sleep(0.05)
     process.kill()
     raise RuntimeError("redis-server did not start")
+
+
+@dataclass
+class S3Server:
+    """moto in server mode: a real S3-compatible HTTP server on loopback (any credentials pass)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def start_s3() -> S3Server:
+    binary = Path(sys.executable).parent / "moto_server"
+    if not binary.exists():
+        raise RuntimeError("moto_server is not installed: run `make test`, which installs the dev dependencies")
+    port = free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [str(binary), "-H", "127.0.0.1", "-p", str(port)],
+        stdout=(LOG_DIR / f"s3-{port}.out").open("wb"),
+        stderr=subprocess.STDOUT,
+        env=clean_env({}),
+    )
+    server = S3Server(process, port)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError("moto_server exited at start")
+        try:
+            httpx.get(server.url + "/", timeout=1)
+            return server
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    server.stop()
+    raise RuntimeError("moto_server did not start")

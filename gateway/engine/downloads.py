@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 
 import httpx
 
@@ -15,11 +15,32 @@ from gateway.settings import DownloadSettings
 from providers.errors import DownloadError
 from providers.images import sniff_format
 
-__all__ = ["b64", "fetch_all_b64", "fetch_image"]
+__all__ = ["b64", "fetch_all_b64", "fetch_image", "inline_image", "stream_image", "timed_out"]
 
 
 def _host(url: str) -> str:
     return httpx.URL(url).host or "?"
+
+
+async def stream_image(
+    client: httpx.AsyncClient, url: str, allowed: Callable[[str], bool], settings: DownloadSettings
+) -> AsyncGenerator[bytes]:
+    """The image's bytes as they arrive, checked and bounded; the caller bounds the time."""
+    if not allowed(url):
+        raise DownloadError(f"refusing to download a result from a host that is not allowed ({_host(url)})")
+    with translate_transport_errors("result download"):
+        async with client.stream("GET", url) as response:
+            if response.status_code != 200:
+                raise DownloadError(f"result download failed: HTTP {response.status_code} from {_host(url)}")
+            content_type = response.headers.get("content-type", "")
+            if not content_type.startswith("image/"):
+                raise DownloadError(f"result download is not an image (content-type {content_type!r})")
+            total = 0
+            async for chunk in response.aiter_bytes():
+                total += len(chunk)
+                if total > settings.max_bytes:
+                    raise DownloadError(f"result image exceeds the {settings.max_bytes}-byte download limit")
+                yield chunk
 
 
 async def fetch_image(
@@ -27,34 +48,22 @@ async def fetch_image(
 ) -> bytes:
     """The image's bytes. Raises DownloadError (502) for any failure."""
     if url.startswith("data:"):
-        return _inline(url, settings)
-    if not allowed(url):
-        raise DownloadError(f"refusing to download a result from a host that is not allowed ({_host(url)})")
+        return inline_image(url, settings)
     try:
         async with asyncio.timeout(settings.timeout_seconds):
-            with translate_transport_errors("result download"):
-                async with client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise DownloadError(f"result download failed: HTTP {response.status_code} from {_host(url)}")
-                    content_type = response.headers.get("content-type", "")
-                    if not content_type.startswith("image/"):
-                        raise DownloadError(f"result download is not an image (content-type {content_type!r})")
-                    chunks: list[bytes] = []
-                    total = 0
-                    async for chunk in response.aiter_bytes():
-                        total += len(chunk)
-                        if total > settings.max_bytes:
-                            raise DownloadError(f"result image exceeds the {settings.max_bytes}-byte download limit")
-                        chunks.append(chunk)
+            data = b"".join([chunk async for chunk in stream_image(client, url, allowed, settings)])
     except TimeoutError:
-        raise DownloadError(f"result download timed out after {settings.timeout_seconds:g}s") from None
-    data = b"".join(chunks)
+        raise timed_out(settings) from None
     if sniff_format(data) is None:
         raise DownloadError("result download does not hold a known image format")
     return data
 
 
-def _inline(url: str, settings: DownloadSettings) -> bytes:
+def timed_out(settings: DownloadSettings) -> DownloadError:
+    return DownloadError(f"result download timed out after {settings.timeout_seconds:g}s")
+
+
+def inline_image(url: str, settings: DownloadSettings) -> bytes:
     """An image an OpenAI-compatible upstream returned inline (base64), checked like a download."""
     header, _, payload = url.partition(",")
     if ";base64" not in header:

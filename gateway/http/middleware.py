@@ -31,7 +31,11 @@ _EXACT_ROUTES = {
     "/metrics",
     "/admin/keys",
 }
-_PREFIX_ROUTES = (("/v1/models/", "/v1/models/{id}"), ("/v1/images/jobs/", "/v1/images/jobs/{id}"))
+_PREFIX_ROUTES = (
+    ("/v1/models/", "/v1/models/{id}"),
+    ("/v1/images/jobs/", "/v1/images/jobs/{id}"),
+    ("/v1/images/files/", "/v1/images/files/{name}"),
+)
 #: Probes and scrapes: counted nowhere and not logged, or they would drown the rest.
 _QUIET = {"/healthz", "/readyz", "/metrics"}
 _DRAIN_BODY = msgspec.json.encode(
@@ -42,7 +46,10 @@ _DRAIN_BODY = msgspec.json.encode(
 
 
 def _job_read(method: str, path: str) -> bool:
-    """Reading or cancelling a job stays open during a drain: its result may exist only here."""
+    """Reading or cancelling a job, and reading a stored file, stay open during a drain:
+    the result may exist only here."""
+    if method == "GET" and path.startswith("/v1/images/files/"):
+        return True
     return method in ("GET", "DELETE") and path.startswith("/v1/images/jobs/")
 
 
@@ -67,7 +74,7 @@ class GatewayMiddleware:
             return
         path: str = scope["path"]
         route = route_label(path)
-        ctx = RequestContext(f"req_{os.urandom(16).hex()}", str(scope.get("method", "GET")), route)
+        ctx = RequestContext(f"req_{os.urandom(16).hex()}", str(scope.get("method", "GET")), route, scope=scope)
         request_id_header = (b"x-request-id", ctx.request_id.encode())
         status = 500
         sent = 0

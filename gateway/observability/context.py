@@ -6,7 +6,7 @@ import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gateway.http.auth import ClientKey
@@ -33,6 +33,20 @@ class RequestContext:
     fallbacks: int = 0
     error_code: str | None = None
     prompt: str | None = None
+    #: The ASGI scope, read only when an answer needs the origin the client used.
+    scope: Any = None
+
+    def origin(self) -> str | None:
+        """``scheme://host`` as the client addressed the gateway (for URLs back to it)."""
+        if self.scope is None:
+            return None
+        host = next((v for k, v in self.scope.get("headers", ()) if k == b"host"), None)
+        if host is None:
+            server = self.scope.get("server")
+            if not server:
+                return None
+            host = f"{server[0]}:{server[1]}".encode()
+        return f"{self.scope.get('scheme', 'http')}://{host.decode('latin-1')}"
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("gateway_request", default=None)

@@ -78,6 +78,17 @@ class Metrics:
             ["provider", "model", "currency"],
             registry=r,
         )
+        self.stored_images = Counter(
+            "gateway_stored_images", "Result images copied to the store, by outcome", ["store", "outcome"], registry=r
+        )
+        self.stored_bytes = Counter("gateway_stored_bytes", "Bytes written to the result store", ["store"], registry=r)
+        self.store_seconds = Histogram(
+            "gateway_store_duration_seconds",
+            "Time to copy one result image into the store (download included)",
+            ["store"],
+            buckets=LATENCY_BUCKETS,
+            registry=r,
+        )
         self.cache = Counter("gateway_cache_requests", "Response cache lookups", ["result"], registry=r)
         self.circuit = Gauge(
             "gateway_circuit_state",

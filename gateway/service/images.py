@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import io
+import os
 import time
 from collections.abc import Sequence
 
@@ -30,11 +31,13 @@ from gateway.settings import GatewayConfig
 from gateway.sharing.answers import AnswerSharing, Served
 from gateway.sharing.cache import request_fingerprint
 from gateway.state import LocalState, SharedState
+from gateway.storage.base import Owner
+from gateway.storage.keeper import ResultKeeper
 from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
 from providers.base import ImageBatch, ImageSpec, Pricer, TaskRef, UpstreamCall
 from providers.errors import ApiError, ServiceUnavailable, UpstreamTimeout
 
-__all__ = ["MAX_N", "ImageService", "Served"]
+__all__ = ["MAX_N", "ImageService", "Served", "owner_of"]
 
 #: Input images beyond this many bytes are hashed off the event loop.
 _HASH_INLINE_LIMIT = 1024 * 1024
@@ -46,6 +49,13 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
             return image.size
     except Exception:
         return None
+
+
+def owner_of(ctx: RequestContext | None) -> Owner:
+    """Whose images these are, for the store: the request's id, client key name and origin."""
+    if ctx is None:
+        return Owner(f"req_{os.urandom(16).hex()}")
+    return Owner(ctx.request_id, ctx.client, ctx.origin())
 
 
 def _usage(batches: list[ImageBatch], input_images: int) -> ImagesUsage | None:
@@ -70,6 +80,7 @@ class ImageService:
         keyring: KeyRing,
         state: SharedState | None = None,
         replica: str = "",
+        keeper: ResultKeeper | None = None,
     ) -> None:
         self.config = config
         self.router = router
@@ -80,6 +91,8 @@ class ImageService:
         self.image_workers = ImageWorkers(config.image_workers)
         self.deadline_seconds = config.upstream.deadline_seconds
         self.sharing = AnswerSharing(config, router, state or LocalState(), replica)
+        #: Copies every returned image into the result store (storage configured), else None.
+        self.keeper = keeper
         self._breakers: dict[tuple[str, str], Breaker] = {}
 
     def breaker(self, route: Route) -> Breaker:
@@ -116,9 +129,13 @@ class ImageService:
             return await asyncio.to_thread(request_fingerprint, *parts)
         return request_fingerprint(*parts)
 
-    async def run(self, plan: Plan, *, use_cache: bool = True) -> Served:
-        """The planned images, from the first of its targets that makes them, as an OpenAI images answer."""
+    async def run(self, plan: Plan, *, use_cache: bool = True, owner: Owner | None = None) -> Served:
+        """The planned images, from the first of its targets that makes them, as an OpenAI images answer.
+
+        ``owner`` names the stored images; default: the current request."""
         ctx = current_request()
+        if owner is None:
+            owner = owner_of(ctx)
         spec = plan.spec
         key = await self._fingerprint(plan.name, spec, plan.output)
         sharing = self.sharing
@@ -132,7 +149,7 @@ class ImageService:
             self.metrics.of(self.metrics.cache, "bypass").inc()
         # Identical requests in flight share one upstream call, per client key.
         flight_key = f"{ctx.client if ctx else ''}:{key}"
-        served, joined = await sharing.flight(flight_key, lambda: self._serve(plan))
+        served, joined = await sharing.flight(flight_key, lambda: self._serve(plan, owner))
         if cacheable and len(served.response.data) == spec.n:  # a partial answer is not worth keeping
             await sharing.store(key, served)
         cache = "shared" if joined else ("miss" if cacheable and use_cache else "bypass" if cacheable else None)
@@ -146,17 +163,17 @@ class ImageService:
             ctx.cache = served.cache
         return served
 
-    async def _serve(self, plan: Plan) -> Served:
+    async def _serve(self, plan: Plan, owner: Owner) -> Served:
         deadline = time.monotonic() + self.deadline_seconds
         try:
             async with asyncio.timeout(self.deadline_seconds):
-                return await self._fallback(plan, deadline)
+                return await self._fallback(plan, owner, deadline)
         except TimeoutError:
             raise UpstreamTimeout(
                 f"The upstream did not finish within the gateway's {self.deadline_seconds:g}s deadline"
             ) from None
 
-    async def _fallback(self, plan: Plan, deadline: float) -> Served:
+    async def _fallback(self, plan: Plan, owner: Owner, deadline: float) -> Served:
         """Try each target in order; only failures another target could avoid move on."""
         last: ApiError | None = None
         ctx = current_request()
@@ -178,7 +195,7 @@ class ImageService:
                 )
                 continue
             try:
-                served = await self._serve_at(route, calls, plan, deadline)
+                served = await self._serve_at(route, calls, plan, owner, deadline)
             except ApiError as err:
                 self._judge(breaker, err)
                 self._circuit_metric(route, breaker)
@@ -207,35 +224,56 @@ class ImageService:
     def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
         self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
 
-    async def _serve_at(self, route: Route, calls: list[UpstreamCall], plan: Plan, deadline: float) -> Served:
+    async def _serve_at(
+        self, route: Route, calls: list[UpstreamCall], plan: Plan, owner: Owner, deadline: float
+    ) -> Served:
         ctx = current_request()
         waiting_from = time.monotonic()
         try:
             batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
             # Counted as soon as the upstream says what it made: billed, even if a download fails later.
             self._count_cost(route, batches)
-            return await self._answer(route, batches, plan.output, plan.spec.quality, len(plan.spec.images))
+            return await self._answer(route, batches, plan.output, owner, plan.spec.quality, len(plan.spec.images))
         finally:
             if ctx is not None:
                 ctx.waiting_seconds += time.monotonic() - waiting_from
 
     async def _answer(
-        self, route: Route, batches: list[ImageBatch], output: Output, quality: str | None, input_images: int
+        self,
+        route: Route,
+        batches: list[ImageBatch],
+        output: Output,
+        owner: Owner,
+        quality: str | None,
+        input_images: int,
     ) -> Served:
         images = [image for batch in batches for image in batch.images]
+        urls = [image.url for image in images]
+        allowed = route.target.adapter.download_allowed
         blobs = None
-        # Inline (data:) results, as OpenAI's own image models give, are answered as b64_json either way.
-        if output.response_format == "b64_json" or any(image.url.startswith("data:") for image in images):
-            urls = [image.url for image in images]
-            allowed = route.target.adapter.download_allowed
+        # Inline (data:) results, as OpenAI's own image models give, are answered as b64_json
+        # unless a store gives them a URL.
+        inline = any(url.startswith("data:") for url in urls)
+        if output.response_format == "b64_json" or inline:
             blobs = await fetch_all_b64(self.client, urls, allowed, self.config.downloads)
             if output.format is not None:
                 # One task per image: they share the pool, and a departed client's queued ones never start.
                 fmt, compression = output.format, output.compression
                 blobs = await gather_or_cancel(self.image_workers.run(encode_as, b, fmt, compression) for b in blobs)
+        if self.keeper is not None:
+            # Stored before the answer leaves: what the client gets outlives the provider's copy.
+            model = route.model.id
+            if blobs is None:
+                urls = await self.keeper.keep_urls(urls, allowed, owner, model)
+            else:
+                urls = await self.keeper.keep_blobs(blobs, owner, model)
+                if output.response_format == "url":
+                    blobs = None
         size = next((b.size for b in batches if b.size), None)
         if blobs is None:
-            data = [ImageData(url=image.url, revised_prompt=image.revised_prompt) for image in images]
+            data = [
+                ImageData(url=url, revised_prompt=image.revised_prompt) for image, url in zip(images, urls, strict=True)
+            ]
         else:
             data = [
                 ImageData(b64_json=b64(blob), revised_prompt=image.revised_prompt)
@@ -276,6 +314,7 @@ class ImageService:
         route: Route,
         tasks: Sequence[tuple[str, int]],
         output: Output,
+        owner: Owner,
         quality: str | None = None,
         input_images: int = 0,
     ) -> Served:
@@ -287,6 +326,6 @@ class ImageService:
                     self.engine.resume(route.target, TaskRef(task_id), n, deadline, route.model) for task_id, n in tasks
                 )
                 self._count_cost(route, batches)
-                return await self._answer(route, batches, output, quality, input_images)
+                return await self._answer(route, batches, output, owner, quality, input_images)
         except TimeoutError:
             raise UpstreamTimeout("The resumed job did not finish within the deadline") from None

@@ -19,13 +19,14 @@ from typing import Any, Literal
 import msgspec
 from cachetools import TTLCache
 
-from gateway.observability.context import set_current_request, task_listener
+from gateway.observability.context import current_request, set_current_request, task_listener
 from gateway.service.images import ImageService
 from gateway.service.output import Output
 from gateway.service.plan import Plan
 from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
 from gateway.state import SharedState
+from gateway.storage.base import Owner
 from gateway.wire.images import ImagesResponse
 from providers.base import TaskCanceller, TaskRef
 from providers.errors import ApiError, InvalidRequest, UpstreamError
@@ -67,8 +68,15 @@ class JobRecord(msgspec.Struct):
     #: What the answer echoes and counts (kept for a resume on another replica).
     quality: str | None = None
     input_images: int = 0
+    #: ``scheme://host`` the job was submitted at: stored images' URLs point back there.
+    origin: str | None = None
     result: ImagesResponse | None = None
     error: ErrorRecord | None = None
+
+
+def _owner(record: JobRecord) -> Owner:
+    """Stored images of a job are named by the job's id (the request that made it is long gone)."""
+    return Owner(record.id, record.client, record.origin)
 
 
 @dataclass
@@ -116,6 +124,7 @@ class JobService:
 
     async def submit(self, plan: Plan, client: str | None) -> JobRecord:
         """Record the job and start it (the plan checked the request and the client)."""
+        ctx = current_request()
         record = JobRecord(
             id=f"imgjob_{os.urandom(12).hex()}",
             status="running",
@@ -126,6 +135,7 @@ class JobService:
             output=plan.output,
             quality=plan.spec.quality,
             input_images=len(plan.spec.images),
+            origin=ctx.origin() if ctx else None,
             owner=self.replica,
             heartbeat=time.time(),
         )
@@ -195,7 +205,7 @@ class JobService:
         record.calls = len(plan.calls(0))
         task_listener.set(note_task)
         try:
-            served = await self.images.run(plan)
+            served = await self.images.run(plan, owner=_owner(record))
         except ApiError as err:
             await self._finish(record, err)
             return
@@ -239,7 +249,9 @@ class JobService:
         try:
             output = record.output or Output(response_format=record.response_format)
             tasks_n = [(t.task_id, t.n) for t in tasks]
-            served = await self.images.resume(route, tasks_n, output, record.quality, record.input_images)
+            served = await self.images.resume(
+                route, tasks_n, output, _owner(record), record.quality, record.input_images
+            )
         except ApiError as err:
             await self._finish(record, err)
             return
