@@ -81,6 +81,28 @@ VALUE_SETS: dict[str, tuple[dict[str, Any], list[str]]] = {
     ),
     "serviceMonitor": ({"metrics": {"serviceMonitor": {"enabled": True}}}, ["ServiceMonitor"]),
     "redis": ({"redis": {"url": "redis://redis-master:6379/0"}}, []),
+    "storage-local": (
+        {
+            "storage": {
+                "kind": "local",
+                "existingSecret": "gw-storage",
+                "publicBaseUrl": "https://images.example.com",
+                "local": {"existingClaim": "gw-images"},
+            }
+        },
+        [],
+    ),
+    "storage-s3": (
+        {
+            "storage": {
+                "kind": "s3",
+                "prefix": "gateway/",
+                "existingSecret": "gw-storage",
+                "s3": {"endpoint": "https://acct.r2.cloudflarestorage.com", "bucket": "images", "region": "auto"},
+            }
+        },
+        [],
+    ),
     "everything": (
         {
             "autoscaling": {"enabled": True, "targetMemoryUtilizationPercentage": 80},
@@ -813,3 +835,62 @@ def test_dockerignore() -> None:
         ".env",
     ):
         assert required in patterns, required
+
+
+# --------------------------------------------------------------------------- result storage
+
+
+def _gateway_config(rendered: Rendered, tmp_path: Path, env: dict[str, str]) -> Any:
+    settings = pytest.importorskip("gateway.settings")
+    path = tmp_path / "gateway.yaml"
+    path.write_text(rendered.one("ConfigMap")["data"]["gateway.yaml"])
+    return settings.load_config(path, env={"GATEWAY_API_KEYS": "client-key-1", **env})
+
+
+def test_storage_is_off_by_default(default: Rendered) -> None:
+    assert "storage" not in yaml.safe_load(default.one("ConfigMap")["data"]["gateway.yaml"])
+    assert not {"STORAGE_URL_SECRET", "S3_ACCESS_KEY_ID"} & set(default.env)
+    assert "images" not in {v["name"] for v in default.pod_spec["volumes"]}
+
+
+def test_local_storage_on_a_claim_with_its_secret(render: Any, tmp_path: Path) -> None:
+    rendered = render(with_keys(VALUE_SETS["storage-local"][0]))
+    assert rendered.env["STORAGE_URL_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": "gw-storage",
+        "key": "STORAGE_URL_SECRET",
+    }
+    volume = next(v for v in rendered.pod_spec["volumes"] if v["name"] == "images")
+    assert volume["persistentVolumeClaim"] == {"claimName": "gw-images"}
+    mount = next(m for m in rendered.container["volumeMounts"] if m["name"] == "images")
+    config = _gateway_config(rendered, tmp_path, {"STORAGE_URL_SECRET": "s" * 32})
+    assert config.storage.directory == mount["mountPath"]
+    assert config.storage.public_base_url == "https://images.example.com"
+    assert "s" * 32 not in json.dumps(rendered.docs)
+
+
+def test_s3_storage_takes_its_credentials_from_the_secret(render: Any, tmp_path: Path) -> None:
+    rendered = render(with_keys(VALUE_SETS["storage-s3"][0]))
+    for name in ("S3_ACCESS_KEY_ID", "S3_SECRET_ACCESS_KEY"):
+        assert rendered.env[name]["valueFrom"]["secretKeyRef"] == {"name": "gw-storage", "key": name, "optional": True}
+    config = _gateway_config(rendered, tmp_path, {"S3_ACCESS_KEY_ID": "AKIA1", "S3_SECRET_ACCESS_KEY": "secret1"})
+    assert (config.storage.bucket, config.storage.region, config.storage.prefix) == ("images", "auto", "gateway/")
+    assert config.storage.endpoint == "https://acct.r2.cloudflarestorage.com"
+    assert config.storage.access_key_id is not None
+    role = render(with_keys({"storage": {"kind": "s3", "s3": {"bucket": "images"}}}))
+    assert "S3_ACCESS_KEY_ID" not in role.env  # no Secret: the pod's IAM role
+    assert _gateway_config(role, tmp_path, {}).storage.access_key_id is None
+
+
+@pytest.mark.parametrize(
+    "storage, message",
+    [
+        ({"kind": "local"}, "storage.existingSecret"),
+        ({"kind": "s3"}, "storage.s3.bucket"),
+        ({"kind": "s3", "s3": {"bucket": "b", "url": "public"}}, "storage.publicBaseUrl"),
+    ],
+)
+def test_storage_values_the_gateway_could_not_start_with_fail(
+    chart: Any, storage: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(helm.HelmRenderError, match=re.escape(message)):
+        chart.render(with_keys({"storage": storage}), name=RELEASE, namespace=NAMESPACE)

@@ -133,7 +133,60 @@ terminationGracePeriodSeconds: explicit value (validated) or deadline + preStop 
 Fail early on values the gateway cannot start with.
 */}}
 {{- define "image-gateway.validateValues" -}}
+{{- include "image-gateway.validateStorage" . }}
 {{- if and (not .Values.secrets.existingSecret) (not (include "image-gateway.gatewayApiKeys" .)) }}
 {{- fail "image-gateway needs client API keys: the gateway refuses to listen on a non-loopback address without them. Set secrets.gatewayApiKeys (comma-separated keys or a list; the chart then creates a Secret) or secrets.existingSecret (the name of a Secret you manage, holding GATEWAY_API_KEYS)." }}
+{{- end }}
+{{- end }}
+
+{{/*
+The config's storage section, from the storage values (empty for kind none).
+*/}}
+{{- define "image-gateway.storageConfig" -}}
+{{- $s := .Values.storage }}
+{{- if eq $s.kind "local" }}
+kind: local
+directory: /var/lib/image-gateway/images
+url_secret: "${STORAGE_URL_SECRET}"
+prefix: {{ $s.prefix | quote }}
+url_ttl_seconds: {{ $s.urlTtlSeconds }}
+retention_days: {{ $s.local.retentionDays }}
+{{- with $s.publicBaseUrl }}
+public_base_url: {{ . | quote }}
+{{- end }}
+{{- else if eq $s.kind "s3" }}
+kind: s3
+bucket: {{ $s.s3.bucket | quote }}
+region: {{ $s.s3.region | quote }}
+prefix: {{ $s.prefix | quote }}
+url: {{ $s.s3.url }}
+url_ttl_seconds: {{ $s.urlTtlSeconds }}
+addressing_style: {{ $s.s3.addressingStyle }}
+{{- with $s.s3.endpoint }}
+endpoint: {{ . | quote }}
+{{- end }}
+{{- with $s.publicBaseUrl }}
+public_base_url: {{ . | quote }}
+{{- end }}
+{{- if $s.existingSecret }}
+access_key_id: "${S3_ACCESS_KEY_ID}"
+secret_access_key: "${S3_SECRET_ACCESS_KEY}"
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Storage values the gateway could not start with.
+*/}}
+{{- define "image-gateway.validateStorage" -}}
+{{- $s := .Values.storage }}
+{{- if and (eq $s.kind "local") (not $s.existingSecret) }}
+{{- fail "storage.kind local signs its URLs with STORAGE_URL_SECRET, shared by every replica: set storage.existingSecret to a Secret holding it (at least 16 characters)." }}
+{{- end }}
+{{- if and (eq $s.kind "s3") (not $s.s3.bucket) }}
+{{- fail "storage.kind s3 needs storage.s3.bucket." }}
+{{- end }}
+{{- if and (eq $s.kind "s3") (eq $s.s3.url "public") (not $s.publicBaseUrl) }}
+{{- fail "storage.s3.url public needs storage.publicBaseUrl (the public bucket's or CDN's origin)." }}
 {{- end }}
 {{- end }}
