@@ -91,6 +91,7 @@ async def _watch_keys(runtime: Runtime, upstream: Upstream, targets: list[Target
 
 
 async def _clean_store(store: ImageStore, interval: float) -> None:
+    """Past-retention images go (each replica may run it: deleting a file twice is harmless)."""
     while True:
         try:
             removed = await store.cleanup(time.time())
@@ -133,8 +134,9 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         app.state.images = images
         app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
-        interval = getattr(config.storage, "cleanup_interval_seconds", None)
-        cleaner = asyncio.create_task(_clean_store(store, interval)) if store and interval else None
+        cleaner = None
+        if store is not None and store.cleanup_interval is not None:
+            cleaner = asyncio.create_task(_clean_store(store, store.cleanup_interval))
         runtime.ready = True
         # Everything built so far lives as long as the process: keep the collector
         # from re-scanning it on every cycle (fewer, shorter pauses under load).

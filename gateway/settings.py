@@ -193,6 +193,8 @@ class LocalStorageSettings(Struct, frozen=True, forbid_unknown_fields=True, tag_
     url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0)] = _WEEK
     retention_days: Annotated[float, msgspec.Meta(gt=0)] = 30.0
     cleanup_interval_seconds: Annotated[float, msgspec.Meta(gt=0)] = 3600.0
+    #: Images copied at once, across all requests (each holds one chunk in memory).
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
 
     def __post_init__(self) -> None:
         if not self.url_secret or len(self.url_secret.reveal()) < 16:
@@ -217,8 +219,8 @@ class S3StorageSettings(Struct, frozen=True, forbid_unknown_fields=True, tag_fie
     url_ttl_seconds: Annotated[float, msgspec.Meta(gt=0, le=_WEEK)] = _WEEK
     #: "path" for MinIO and most self-hosted servers; "virtual" for OSS.
     addressing_style: Literal["auto", "path", "virtual"] = "auto"
-    #: Uploads at once (each holds at most about 1 MiB in memory; the rest spools to disk).
-    concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 16
+    #: Images copied at once, across all requests (each holds at most 1 MiB in memory; the rest spools to disk).
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=1024)] = 64
 
     def __post_init__(self) -> None:
         if not self.bucket:

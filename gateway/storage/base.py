@@ -28,6 +28,10 @@ class ImageStore(abc.ABC):
     kind: str
     #: Folders every object name starts with ("" or ending in "/").
     prefix: str = ""
+    #: Images copied at once, across all requests.
+    concurrency: int = 64
+    #: Seconds between :meth:`cleanup` runs; None: the store expires objects itself (lifecycle rules).
+    cleanup_interval: float | None = None
 
     @abc.abstractmethod
     async def save(

@@ -40,13 +40,18 @@ class StorageFailed(ApiError):
 
 class ResultKeeper:
     def __init__(
-        self, store: ImageStore, client: httpx.AsyncClient, downloads: DownloadSettings, metrics: Metrics
+        self,
+        store: ImageStore,
+        client: httpx.AsyncClient,
+        downloads: DownloadSettings,
+        metrics: Metrics,
     ) -> None:
         self.store = store
         self.client = client
         self.downloads = downloads
         self.metrics = metrics
-        self._slots = asyncio.Semaphore(downloads.concurrency)
+        # One bound across all requests: what copies hold in memory is this many chunks (or spools).
+        self._slots = asyncio.Semaphore(store.concurrency)
 
     async def keep_urls(
         self, urls: Sequence[str], allowed: Callable[[str], bool], owner: Owner, model: str

@@ -34,6 +34,8 @@ class LocalStore(ImageStore):
         self.public_base_url = settings.public_base_url.rstrip("/") if settings.public_base_url else None
         self.ttl = settings.url_ttl_seconds
         self.prefix = settings.prefix
+        self.concurrency = settings.concurrency
+        self.cleanup_interval = settings.cleanup_interval_seconds
         self.retention_seconds = settings.retention_days * 86400
 
     def __repr__(self) -> str:

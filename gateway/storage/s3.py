@@ -1,6 +1,6 @@
 """Any S3-compatible store, through boto3 (imported only when this store is configured).
 
-boto3 is synchronous: each upload runs in a worker thread, at most ``concurrency`` at once.
+boto3 is synchronous: each upload runs in a worker thread (the keeper bounds how many at once).
 The image arrives in chunks into a spooled file that stays in memory up to 1 MiB and
 spills to disk beyond, so an upload holds a bounded amount of memory whatever its size.
 """
@@ -34,6 +34,7 @@ class S3Store(ImageStore):
         self.settings = settings
         self.bucket = settings.bucket
         self.prefix = settings.prefix
+        self.concurrency = settings.concurrency
         credentials: dict[str, Any] = {}
         if settings.access_key_id is not None and settings.secret_access_key is not None:
             credentials = {
@@ -51,7 +52,6 @@ class S3Store(ImageStore):
         self.client: S3Client = boto3.session.Session().client(
             "s3", endpoint_url=settings.endpoint, region_name=settings.region, config=config, **credentials
         )
-        self._slots = asyncio.Semaphore(settings.concurrency)
 
     def __repr__(self) -> str:
         return f"S3Store(bucket={self.bucket!r})"
@@ -66,19 +66,18 @@ class S3Store(ImageStore):
             spool.seek(0)
             # S3 user metadata must be ASCII: names are percent-encoded.
             meta = {key: quote(value, safe="") for key, value in metadata.items()}
-            async with self._slots:
-                try:
-                    await asyncio.to_thread(
-                        self.client.put_object,
-                        Bucket=self.bucket,
-                        Key=name,
-                        Body=spool,
-                        ContentLength=size,
-                        ContentType=content_type,
-                        Metadata=meta,
-                    )
-                except Exception as exc:
-                    raise StoreFailed(_describe(exc)) from None
+            try:
+                await asyncio.to_thread(
+                    self.client.put_object,
+                    Bucket=self.bucket,
+                    Key=name,
+                    Body=spool,
+                    ContentLength=size,
+                    ContentType=content_type,
+                    Metadata=meta,
+                )
+            except Exception as exc:
+                raise StoreFailed(_describe(exc)) from None
 
     def url(self, name: str, origin: str | None, now: float) -> str:
         if self.settings.url == "public":
