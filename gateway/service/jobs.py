@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,11 +26,13 @@ from gateway.service.plan import Plan
 from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
 from gateway.state import SharedState
+from gateway.wire.errors import ErrorBody
 from gateway.wire.images import ImagesResponse
+from gateway.wire.jobs import JobView
 from providers.base import TaskCanceller, TaskRef
 from providers.errors import ApiError, InvalidRequest, UpstreamError
 
-__all__ = ["JobRecord", "JobService", "NotCancellable"]
+__all__ = ["JobRecord", "JobService", "NotCancellable", "job_view"]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,21 @@ class JobRecord(msgspec.Struct):
     input_images: int = 0
     result: ImagesResponse | None = None
     error: ErrorRecord | None = None
+    #: Called when the job ends (kept here so a replica resuming the job calls it too).
+    webhook_url: str | None = None
+
+
+def job_view(record: JobRecord) -> JobView:
+    """What ``GET /v1/images/jobs/{id}`` answers, and what a webhook carries as ``data``."""
+    job = JobView(record.id, "image.generation.job", record.status, record.created, record.model_id or record.model)
+    if record.result is not None:
+        result = record.result
+        job.data, job.size, job.usage = result.data, result.size, result.usage
+        job.quality, job.output_format, job.background = result.quality, result.output_format, result.background
+    if record.error is not None:
+        e = record.error
+        job.error = ErrorBody(e.message, e.type, e.param, e.code)
+    return job
 
 
 @dataclass
@@ -90,6 +107,8 @@ class JobService:
         # result lives only in this process, so a drain waits for these (bounded
         # like the records themselves: by count and by their TTL).
         self.uncollected: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=settings.ttl_seconds)
+        #: Told of every job that succeeded or failed here, once its record is saved (webhooks).
+        self.on_finished: Callable[[JobRecord], Awaitable[None]] | None = None
 
     @property
     def running(self) -> int:
@@ -114,7 +133,7 @@ class JobService:
         record = msgspec.json.decode(raw, type=JobRecord)
         return record if record.client == client else None  # other keys' jobs do not exist for you
 
-    async def submit(self, plan: Plan, client: str | None) -> JobRecord:
+    async def submit(self, plan: Plan, client: str | None, webhook_url: str | None = None) -> JobRecord:
         """Record the job and start it (the plan checked the request and the client)."""
         record = JobRecord(
             id=f"imgjob_{os.urandom(12).hex()}",
@@ -128,6 +147,7 @@ class JobService:
             input_images=len(plan.spec.images),
             owner=self.replica,
             heartbeat=time.time(),
+            webhook_url=webhook_url,
         )
         await self._save(record)
         await self._beat(record.id)
@@ -183,6 +203,8 @@ class JobService:
         record.heartbeat = time.time()
         await self._save(record)
         self.uncollected[record.id] = True
+        if self.on_finished is not None:
+            await self.on_finished(record)  # after the save: a receiver that GETs the job sees it ended
 
     async def _generate(self, record: JobRecord, plan: Plan) -> None:
         async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:
