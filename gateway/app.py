@@ -30,6 +30,7 @@ from gateway.service.jobs import JobService
 from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
 from gateway.state import LocalState, RedisState, SharedState
+from gateway.webhooks import Webhooks
 from providers import registry
 
 __all__ = ["build_router", "build_targets", "create_app"]
@@ -111,6 +112,9 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         app.state.upstream = upstream
         app.state.images = images
         app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
+        app.state.webhooks = webhooks = Webhooks(config.webhooks, state, runtime.metrics, runtime.keyring)
+        runtime.jobs.on_finished = webhooks.job_finished
+        webhooks.start()
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
         runtime.ready = True
         # Everything built so far lives as long as the process: keep the collector
@@ -127,6 +131,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
             await runtime.jobs.aclose()
+            await webhooks.aclose()
             if isinstance(state, RedisState):
                 await state.aclose()
             await upstream.aclose()
