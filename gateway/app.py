@@ -113,7 +113,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         app.state.images = images
         app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
         app.state.webhooks = webhooks = Webhooks(config.webhooks, state, runtime.metrics, runtime.keyring)
-        runtime.jobs.on_finished = webhooks.job_finished
+        runtime.jobs.on_finished, webhooks.on_delivered = webhooks.job_finished, runtime.jobs.delivered
         webhooks.start()
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
         runtime.ready = True

@@ -119,6 +119,10 @@ class JobService:
         """Finished jobs whose only copy is in this process and which nobody has read yet."""
         return 0 if self.state.distributed else len(self.uncollected)
 
+    def delivered(self, job_id: str) -> None:
+        """Its webhook carried the result to the client: a drain need not wait for a GET too."""
+        self.uncollected.pop(job_id, None)
+
     def _collected(self, record: JobRecord) -> None:
         if record.status != "running":
             self.uncollected.pop(record.id, None)

@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 import httpx
@@ -49,6 +49,7 @@ class Delivery(msgspec.Struct, frozen=True):
     """One queued webhook: the exact body every attempt sends, and how many attempts were made."""
 
     id: str
+    job: str
     url: str
     #: The job's client key name: its ``webhook_hosts`` are looked up again for every attempt.
     client: str | None
@@ -88,6 +89,8 @@ class Webhooks:
         self.sending: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self.loop: asyncio.Task[None] | None = None
+        #: Told the job id of each delivered webhook (its result reached the client).
+        self.on_delivered: Callable[[str], None] | None = None
 
     @property
     def enabled(self) -> bool:
@@ -115,7 +118,8 @@ class Webhooks:
         ended = time.time()
         stamp = datetime.fromtimestamp(ended, UTC).isoformat().replace("+00:00", "Z")
         body = msgspec.json.encode(JobEvent(kind, stamp, job_view(record)))
-        delivery = Delivery(signing.message_id(record.id), record.webhook_url, record.client, msgspec.Raw(body), ended)
+        msg_id = signing.message_id(record.id)
+        delivery = Delivery(msg_id, record.id, record.webhook_url, record.client, msgspec.Raw(body), ended)
         try:
             queued = await self.state.schedule(
                 QUEUE, delivery.id, msgspec.json.encode(delivery), 0.0, self.settings.max_pending
@@ -188,6 +192,8 @@ class Webhooks:
         if ok:
             await self.state.done(QUEUE, delivery.id)
             self._finished("delivered", attempt)
+            if self.on_delivered is not None:
+                self.on_delivered(delivery.job)
             log.info("webhook %s delivered to %s (attempt %d, HTTP %s)", delivery.id, host, attempt, status)
             return
         s = self.settings
