@@ -181,3 +181,13 @@ def test_a_bad_secret_is_named_but_not_shown(bad: str) -> None:
     message = str(caught.value)
     assert "c.yaml:3" in message and "webhooks.secret must be" in message
     assert bad not in message.replace("'whsec_'", "")
+
+
+def test_webhook_url_is_never_a_provider_extra() -> None:
+    from gateway.service.ask import provider_fields
+
+    body = b'{"prompt": "p", "seed": 3, "webhook_url": "https://hooks.example.com/x"}'
+    assert msgspec.json.decode(provider_fields(body)) == {"prompt": "p", "seed": 3}  # type: ignore[arg-type]
+    untouched = b'{"prompt": "p"}'
+    assert provider_fields(untouched) is untouched
+    assert provider_fields({"webhook_url": "u", "seed": "3"}) == {"seed": "3"}
