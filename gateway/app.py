@@ -35,6 +35,7 @@ from gateway.state import LocalState, RedisState, SharedState
 from gateway.storage.base import ImageStore
 from gateway.storage.build import build_store
 from gateway.storage.keeper import ResultKeeper
+from gateway.webhooks import Webhooks
 from providers import registry
 
 __all__ = ["build_router", "build_targets", "create_app"]
@@ -133,6 +134,9 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         app.state.upstream = upstream
         app.state.images = images
         app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
+        app.state.webhooks = webhooks = Webhooks(config.webhooks, state, runtime.metrics, runtime.keyring)
+        runtime.jobs.on_finished, webhooks.on_delivered = webhooks.job_finished, runtime.jobs.delivered
+        webhooks.start()
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
         cleaner = None
         if store is not None and store.cleanup_interval is not None:
@@ -154,6 +158,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
                     with contextlib.suppress(asyncio.CancelledError):
                         await task
             await runtime.jobs.aclose()
+            await webhooks.aclose()
             if isinstance(state, RedisState):
                 await state.aclose()
             await upstream.aclose()

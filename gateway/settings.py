@@ -7,6 +7,7 @@ stops the start with the file, the line and the reason.
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 from collections.abc import Mapping
@@ -43,6 +44,7 @@ __all__ = [
     "StorageSettings",
     "UpstreamSettings",
     "VariationSettings",
+    "WebhookSettings",
     "load_config",
     "parse_config",
 ]
@@ -125,6 +127,9 @@ class ClientKeySettings(Struct, frozen=True, forbid_unknown_fields=True):
     models: tuple[str, ...] = ("*",)
     rpm: int | None = None
     max_n: int | None = None
+    #: Hosts this key's jobs may name in ``webhook_url`` (exact, or ``*.example.com``), on top of
+    #: ``webhooks.allowed_hosts``.
+    webhook_hosts: tuple[str, ...] = ()
 
 
 class CacheSettings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -143,6 +148,48 @@ class JobSettings(Struct, frozen=True, forbid_unknown_fields=True):
     heartbeat_seconds: float = 2.0
     #: A job whose replica has been silent this long is resumed by whichever replica is asked about it.
     stale_after_seconds: float = 10.0
+
+
+#: Standard Webhooks' schedule, as gaps after each failed attempt (the last one repeats).
+DEFAULT_RETRY_SCHEDULE = (5.0, 30.0, 120.0, 600.0, 3600.0, 10800.0, 21600.0, 43200.0)
+_WHSEC = re.compile(r"^whsec_[A-Za-z0-9+/]+={0,2}$")
+
+
+class WebhookSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    """Callbacks for async jobs (Standard Webhooks); off until ``secret`` is set."""
+
+    #: ``whsec_`` + base64 of the signing key (``${WEBHOOK_SECRET}``).
+    secret: Secret | None = None
+    #: Hosts any key's jobs may call back (exact, or ``*.example.com``); a loopback, private
+    #: or link-local address is called only when it (or its host name) is listed exactly.
+    allowed_hosts: tuple[str, ...] = ()
+    #: One delivery attempt: connect, send, and read the (bounded) answer.
+    timeout_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 10.0
+    #: Attempts in all, first included; none is made more than 24 h after the job finished.
+    max_attempts: Annotated[int, msgspec.Meta(ge=1, le=30)] = 8
+    #: Seconds to wait after the 1st, 2nd, ... failed attempt.
+    retry_schedule: Annotated[tuple[Annotated[float, msgspec.Meta(ge=0)], ...], msgspec.Meta(min_length=1)] = (
+        DEFAULT_RETRY_SCHEDULE
+    )
+    #: Deliveries sent at once by one replica.
+    concurrency: Annotated[int, msgspec.Meta(ge=1, le=256)] = 16
+    #: Deliveries waiting (all replicas); past it a new one is dropped and counted.
+    max_pending: Annotated[int, msgspec.Meta(ge=1)] = 100_000
+
+    def __post_init__(self) -> None:
+        # The message never quotes the value: it is a secret, however malformed.
+        if self.secret is not None and not _valid_whsec(self.secret.reveal()):
+            raise ValueError("webhooks.secret must be 'whsec_' followed by base64 (at least 16 bytes)")
+
+
+def _valid_whsec(value: str) -> bool:
+    if not _WHSEC.match(value):
+        return False
+    body = value.removeprefix("whsec_")
+    try:
+        return len(base64.b64decode(body + "=" * (-len(body) % 4), validate=True)) >= 16
+    except ValueError:
+        return False
 
 
 class ChatSettings(Struct, frozen=True, forbid_unknown_fields=True):
@@ -265,6 +312,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: jobs); REDIS_URL overrides. Unset: each replica keeps its own.
     redis_url: str | None = None
     jobs: JobSettings = msgspec.field(default_factory=JobSettings)
+    webhooks: WebhookSettings = msgspec.field(default_factory=WebhookSettings)
     chat: ChatSettings = msgspec.field(default_factory=ChatSettings)
     variations: VariationSettings = msgspec.field(default_factory=VariationSettings)
     masks: MaskSettings = msgspec.field(default_factory=MaskSettings)
@@ -336,6 +384,9 @@ def _drop_unset_secrets(raw: dict[str, Any]) -> None:
                 storage.pop(field, None)
     raw["api_keys"] = [k for k in raw.get("api_keys") or [] if k]
     raw["keys"] = [k for k in raw.get("keys") or [] if not isinstance(k, dict) or k.get("key")]
+    webhooks = raw.get("webhooks")
+    if isinstance(webhooks, dict) and not webhooks.get("secret"):
+        webhooks.pop("secret", None)
 
 
 def _line_of(text: str, path: str) -> int | None:

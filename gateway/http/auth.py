@@ -49,6 +49,8 @@ class ClientKey:
     models: tuple[str, ...] = ("*",)
     rpm: int | None = None
     max_n: int | None = None
+    #: Hosts this key's jobs may call back, besides ``webhooks.allowed_hosts``.
+    webhook_hosts: tuple[str, ...] = ()
 
     def __repr__(self) -> str:
         return f"ClientKey({self.name!r})"
@@ -60,10 +62,16 @@ class ClientKey:
 class KeyRing:
     def __init__(self, config: GatewayConfig, state: SharedState | None = None) -> None:
         keys = [ClientKey(f"key-{secret.fingerprint()}", _digest(secret.reveal())) for secret in config.api_keys]
-        keys += [ClientKey(k.name, _digest(k.key.reveal()), k.models, k.rpm, k.max_n) for k in config.keys]
+        keys += [
+            ClientKey(k.name, _digest(k.key.reveal()), k.models, k.rpm, k.max_n, k.webhook_hosts) for k in config.keys
+        ]
         self.keys = keys
         self.admin_digest = _digest(config.admin_key.reveal()) if config.admin_key else None
         self.state: SharedState = state or LocalState()
+
+    def named(self, name: str | None) -> ClientKey | None:
+        """The key called ``name`` (a job's owner, looked up again when its webhook is sent)."""
+        return next((key for key in self.keys if key.name == name), None) if name else None
 
     @property
     def open(self) -> bool:

@@ -8,12 +8,17 @@ from typing import TypeVar
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
-__all__ = ["LATENCY_BUCKETS", "Metrics"]
+__all__ = ["LATENCY_BUCKETS", "WEBHOOK_OUTCOMES", "Metrics"]
 
 #: Image calls take from a fraction of a second (cache, fast sync models) to minutes.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300)
 OVERHEAD_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1)
 POLL_BUCKETS = (0, 1, 2, 3, 4, 5, 7, 10, 15, 20, 30, 50, 100)
+ATTEMPT_BUCKETS = (1, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30)
+#: What one webhook attempt came to: delivered (2xx), retry (another attempt is queued), failed
+#: (no attempt left, or past 24 h), rejected (the host or address is no longer allowed, or
+#: webhooks were turned off), dropped (the queue was full when the job ended).
+WEBHOOK_OUTCOMES = ("delivered", "retry", "failed", "rejected", "dropped")
 M = TypeVar("M", bound=MetricWrapperBase)
 
 
@@ -100,6 +105,17 @@ class Metrics:
             "gateway_provider_key_status",
             "Provider key status (1 for the current status)",
             ["provider", "status"],
+            registry=r,
+        )
+        self.webhook_deliveries = Counter(
+            "gateway_webhook_deliveries", "Webhook attempts by outcome", ["outcome"], registry=r
+        )
+        for outcome in WEBHOOK_OUTCOMES:  # every outcome exported from the start, at 0
+            self.webhook_deliveries.labels(outcome)
+        self.webhook_attempts = Histogram(
+            "gateway_webhook_attempts",
+            "Attempts a webhook took, counted when it was delivered or given up",
+            buckets=ATTEMPT_BUCKETS,
             registry=r,
         )
         self.shared_state = Gauge(

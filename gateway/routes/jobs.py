@@ -11,12 +11,12 @@ from gateway.http.auth import require_client_key
 from gateway.http.responses import json_response
 from gateway.observability.context import current_request
 from gateway.service.jobs import JobRecord, JobService
+from gateway.service.jobs import job_view as view
 from gateway.service.plan import Plan
-from gateway.wire.errors import ErrorBody
-from gateway.wire.jobs import JobView
-from providers.errors import ApiError
+from gateway.webhooks import Webhooks
+from providers.errors import ApiError, InvalidRequest
 
-__all__ = ["JOB_ROUTES", "prefers_async", "submit_job"]
+__all__ = ["JOB_ROUTES", "accept_webhook", "prefers_async", "submit_job"]
 
 
 class JobNotFound(ApiError):
@@ -30,24 +30,28 @@ def prefers_async(request: Request[Any, Any, Any]) -> bool:
     return any(p.strip().lower() == "respond-async" for p in request.headers.get("prefer", "").split(","))
 
 
-def view(record: JobRecord) -> JobView:
-    job = JobView(record.id, "image.generation.job", record.status, record.created, record.model_id or record.model)
-    if record.result is not None:
-        result = record.result
-        job.data, job.size, job.usage = result.data, result.size, result.usage
-        job.quality, job.output_format, job.background = result.quality, result.output_format, result.background
-    if record.error is not None:
-        e = record.error
-        job.error = ErrorBody(e.message, e.type, e.param, e.code)
-    return job
+async def accept_webhook(request: Request[Any, Any, Any], url: str | None, stream: bool | None) -> str | None:
+    """The request's ``webhook_url`` once allowed (before anything is planned or sent), else a 400."""
+    if url is None:
+        return None
+    if stream or not prefers_async(request):
+        raise InvalidRequest(
+            "'webhook_url' calls back when a job ends: send it with 'Prefer: respond-async' (and without stream)",
+            param="webhook_url",
+            code="webhook_requires_async",
+        )
+    webhooks: Webhooks = request.app.state.webhooks
+    ctx = current_request()
+    return await webhooks.accept(url, ctx.client_key if ctx else None)
 
 
-async def submit_job(request: Request[Any, Any, Any], plan: Plan) -> Response[bytes]:
+async def submit_job(request: Request[Any, Any, Any], plan: Plan, webhook_url: str | None = None) -> Response[bytes]:
     """202 with the job; the work runs in the background. The plan has checked the client's
-    limits and the request against the target the job uses: an error was an HTTP error."""
+    limits and the request against the target the job uses, and the webhook (if any) was
+    accepted: an error was an HTTP error."""
     jobs: JobService = request.app.state.jobs
     ctx = current_request()
-    record = await jobs.submit(plan, ctx.client if ctx else None)
+    record = await jobs.submit(plan, ctx.client if ctx else None, webhook_url)
     headers = {"location": f"/v1/images/jobs/{record.id}", "preference-applied": "respond-async"}
     return json_response(view(record), headers, 202)
 

@@ -6,13 +6,35 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import msgspec
+
 from gateway.service.output import PLAIN, Output
 from gateway.service.references import Reference
 
-__all__ = ["ExtrasSource", "ImageAsk"]
+__all__ = ["GATEWAY_FIELDS", "ExtrasSource", "ImageAsk", "provider_fields"]
 
 #: Where a request's provider extras are read from: its JSON body, or its form fields.
 ExtrasSource = bytes | Mapping[str, Any]
+#: Body fields that are the gateway's own: taken off before any provider kind reads its extras,
+#: so none can send them upstream, whatever it declares.
+GATEWAY_FIELDS = ("webhook_url",)
+
+
+def provider_fields(fields: ExtrasSource) -> ExtrasSource:
+    """``fields`` without :data:`GATEWAY_FIELDS` (the body untouched when it has none)."""
+    if isinstance(fields, bytes):
+        if not any(name.encode() in fields for name in GATEWAY_FIELDS):
+            return fields
+        try:
+            body = msgspec.json.decode(fields)
+        except (msgspec.DecodeError, RecursionError):
+            return fields  # already read once by the route: cannot happen; the extras decoder says why
+        if not isinstance(body, dict):
+            return fields
+        for name in GATEWAY_FIELDS:
+            body.pop(name, None)
+        return msgspec.json.encode(body)
+    return {key: value for key, value in fields.items() if key.split("[", 1)[0] not in GATEWAY_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,7 +12,7 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -27,11 +27,13 @@ from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
 from gateway.state import SharedState
 from gateway.storage.base import Owner
+from gateway.wire.errors import ErrorBody
 from gateway.wire.images import ImagesResponse
+from gateway.wire.jobs import JobView
 from providers.base import TaskCanceller, TaskRef
 from providers.errors import ApiError, InvalidRequest, UpstreamError
 
-__all__ = ["JobRecord", "JobService", "NotCancellable"]
+__all__ = ["JobRecord", "JobService", "NotCancellable", "job_view"]
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +74,21 @@ class JobRecord(msgspec.Struct):
     origin: str | None = None
     result: ImagesResponse | None = None
     error: ErrorRecord | None = None
+    #: Called when the job ends (kept here so a replica resuming the job calls it too).
+    webhook_url: str | None = None
+
+
+def job_view(record: JobRecord) -> JobView:
+    """What ``GET /v1/images/jobs/{id}`` answers, and what a webhook carries as ``data``."""
+    job = JobView(record.id, "image.generation.job", record.status, record.created, record.model_id or record.model)
+    if record.result is not None:
+        result = record.result
+        job.data, job.size, job.usage = result.data, result.size, result.usage
+        job.quality, job.output_format, job.background = result.quality, result.output_format, result.background
+    if record.error is not None:
+        e = record.error
+        job.error = ErrorBody(e.message, e.type, e.param, e.code)
+    return job
 
 
 def _owner(record: JobRecord) -> Owner:
@@ -98,6 +115,8 @@ class JobService:
         # result lives only in this process, so a drain waits for these (bounded
         # like the records themselves: by count and by their TTL).
         self.uncollected: TTLCache[str, bool] = TTLCache(maxsize=100_000, ttl=settings.ttl_seconds)
+        #: Told of every job that succeeded or failed here, once its record is saved (webhooks).
+        self.on_finished: Callable[[JobRecord], Awaitable[None]] | None = None
 
     @property
     def running(self) -> int:
@@ -107,6 +126,10 @@ class JobService:
     def waiting_collection(self) -> int:
         """Finished jobs whose only copy is in this process and which nobody has read yet."""
         return 0 if self.state.distributed else len(self.uncollected)
+
+    def delivered(self, job_id: str) -> None:
+        """Its webhook carried the result to the client: a drain need not wait for a GET too."""
+        self.uncollected.pop(job_id, None)
 
     def _collected(self, record: JobRecord) -> None:
         if record.status != "running":
@@ -122,7 +145,7 @@ class JobService:
         record = msgspec.json.decode(raw, type=JobRecord)
         return record if record.client == client else None  # other keys' jobs do not exist for you
 
-    async def submit(self, plan: Plan, client: str | None) -> JobRecord:
+    async def submit(self, plan: Plan, client: str | None, webhook_url: str | None = None) -> JobRecord:
         """Record the job and start it (the plan checked the request and the client)."""
         ctx = current_request()
         record = JobRecord(
@@ -138,6 +161,7 @@ class JobService:
             origin=ctx.origin() if ctx else None,
             owner=self.replica,
             heartbeat=time.time(),
+            webhook_url=webhook_url,
         )
         await self._save(record)
         await self._beat(record.id)
@@ -193,6 +217,8 @@ class JobService:
         record.heartbeat = time.time()
         await self._save(record)
         self.uncollected[record.id] = True
+        if self.on_finished is not None:
+            await self.on_finished(record)  # after the save: a receiver that GETs the job sees it ended
 
     async def _generate(self, record: JobRecord, plan: Plan) -> None:
         async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from gateway.service.ask import ExtrasSource, ImageAsk
+from gateway.service.ask import ExtrasSource, ImageAsk, provider_fields
 from gateway.service.masks import translate_mask
 from gateway.service.output import OPENAI_IMAGE_MODELS, Output, check_background
 from gateway.service.references import Reference, check_count, prepare_references, require_edits
@@ -170,9 +170,10 @@ async def plan_images(service: ImageService, ask: ImageAsk, routes: Sequence[Rou
             if is_auto(size):
                 size = auto_size(info, ask.quality, prepared.last_size)
     extras: dict[type[msgspec.Struct], dict[str, Any]] = {}
+    fields = provider_fields(ask.fields)
     for route in routes:
         if route.target.extras not in extras:
-            extras[route.target.extras] = _extras(ask.fields, route.target.extras)
+            extras[route.target.extras] = _extras(fields, route.target.extras)
     spec = ImageSpec(
         prompt=ask.prompt,
         n=n,

@@ -32,5 +32,17 @@ class SharedState(Protocol):
 
     async def delete(self, key: str) -> None: ...
 
+    async def schedule(self, queue: str, member: str, payload: bytes, delay: float, limit: int) -> bool:
+        """Queue ``member`` with ``payload``, due in ``delay`` seconds; a member already queued is
+        replaced. False (nothing queued) when ``queue`` already holds ``limit`` other members."""
+
+    async def take_due(self, queue: str, limit: int, lease: float) -> list[tuple[str, bytes]]:
+        """Up to ``limit`` members due now, with their payloads, leased to the caller: each is due
+        again ``lease`` seconds from now unless :meth:`done` or :meth:`schedule` comes first, so one
+        that a replica took and never finished (it died) is taken by another."""
+
+    async def done(self, queue: str, member: str) -> None:
+        """Take ``member`` off ``queue``."""
+
     def health(self) -> dict[str, object]:
         """What /readyz reports about this state (never fails readiness)."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import heapq
+import itertools
 import time
 from collections import deque
 
@@ -16,6 +18,11 @@ class LocalState:
         self._next_free: dict[str, float] = {}
         self._slots: dict[str, dict[str, float]] = {}
         self._values: dict[str, tuple[bytes, float]] = {}
+        # Per queue: member -> (due, sequence, payload), and a heap of (due, sequence, member)
+        # in which an entry whose sequence no longer matches the member's is stale.
+        self._queues: dict[str, dict[str, tuple[float, int, bytes]]] = {}
+        self._due: dict[str, list[tuple[float, int, str]]] = {}
+        self._sequence = itertools.count()
 
     async def admit(self, key: str, limit: int, window: float) -> float | None:
         now = time.monotonic()
@@ -73,6 +80,39 @@ class LocalState:
 
     async def delete(self, key: str) -> None:
         self._values.pop(key, None)
+
+    def _enqueue(self, queue: str, member: str, payload: bytes, due: float) -> None:
+        sequence = next(self._sequence)
+        self._queues.setdefault(queue, {})[member] = (due, sequence, payload)
+        heap = self._due.setdefault(queue, [])
+        heapq.heappush(heap, (due, sequence, member))
+        if len(heap) > 2 * len(self._queues[queue]) + 64:  # stale entries from replacements: rebuild
+            self._due[queue] = [(d, s, m) for m, (d, s, _) in self._queues[queue].items()]
+            heapq.heapify(self._due[queue])
+
+    async def schedule(self, queue: str, member: str, payload: bytes, delay: float, limit: int) -> bool:
+        members = self._queues.get(queue, {})
+        if member not in members and len(members) >= limit:
+            return False
+        self._enqueue(queue, member, payload, time.monotonic() + delay)
+        return True
+
+    async def take_due(self, queue: str, limit: int, lease: float) -> list[tuple[str, bytes]]:
+        now = time.monotonic()
+        heap, members = self._due.get(queue, []), self._queues.get(queue, {})
+        taken: list[tuple[str, bytes]] = []
+        while heap and heap[0][0] <= now and len(taken) < limit:
+            _, sequence, member = heapq.heappop(heap)
+            entry = members.get(member)
+            if entry is None or entry[1] != sequence:
+                continue  # replaced or done since
+            taken.append((member, entry[2]))
+        for member, payload in taken:
+            self._enqueue(queue, member, payload, now + lease)
+        return taken
+
+    async def done(self, queue: str, member: str) -> None:
+        self._queues.get(queue, {}).pop(member, None)
 
     def health(self) -> dict[str, object]:
         return {"shared_state": "local"}

@@ -65,6 +65,45 @@ return 1
 """
 )
 
+#: A queue's keys outlive their last change by this long (members are normally taken off by then).
+_QUEUE_TTL_MS = 2 * 86_400_000
+_SCHEDULE = (
+    _NOW
+    + """
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[4]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[3]), ARGV[1])
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return 1
+"""
+)
+_TAKE_DUE = (
+    _NOW
+    + """
+local due = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))
+local out = {}
+for _, member in ipairs(due) do
+  local payload = redis.call('HGET', KEYS[2], member)
+  if payload then
+    redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), member)
+    table.insert(out, member)
+    table.insert(out, payload)
+  else
+    redis.call('ZREM', KEYS[1], member)
+  end
+end
+return out
+"""
+)
+_DONE = """
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[2], ARGV[1])
+return 1
+"""
+
 
 class RedisState:
     def __init__(self, url: str, metrics: Metrics, *, prefix: str = "image-gateway:") -> None:
@@ -82,6 +121,10 @@ class RedisState:
         self._admit = self.redis.register_script(_ADMIT)
         self._reserve = self.redis.register_script(_RESERVE)
         self._acquire = self.redis.register_script(_ACQUIRE)
+        # Queue payloads can be large (a job's answer with base64 images): the bulk connections.
+        self._schedule = self.bulk.register_script(_SCHEDULE)
+        self._take_due = self.bulk.register_script(_TAKE_DUE)
+        self._done = self.bulk.register_script(_DONE)
         self._counter = 0
         metrics.shared_state.set(1)
 
@@ -165,6 +208,35 @@ class RedisState:
             await self.redis.delete(self._key(key))
 
         await self._try(remote, lambda: self.local.delete(key))
+
+    def _queue_keys(self, queue: str) -> list[str]:
+        base = self._key("queue:" + queue)
+        return [base, base + ":payloads"]
+
+    async def schedule(self, queue: str, member: str, payload: bytes, delay: float, limit: int) -> bool:
+        async def remote() -> bool:
+            args: list[bytes | str | float] = [member, payload, max(0.0, delay), limit, _QUEUE_TTL_MS]
+            return bool(await self._schedule(keys=self._queue_keys(queue), args=args))
+
+        return await self._try(remote, lambda: self.local.schedule(queue, member, payload, delay, limit))
+
+    async def take_due(self, queue: str, limit: int, lease: float) -> list[tuple[str, bytes]]:
+        async def remote() -> list[tuple[str, bytes]]:
+            flat: list[Any] = await self._take_due(keys=self._queue_keys(queue), args=[limit, lease])
+            return [(bytes(flat[i]).decode(), bytes(flat[i + 1])) for i in range(0, len(flat), 2)]
+
+        taken = await self._try(remote, lambda: self.local.take_due(queue, limit, lease))
+        if self.distributed and len(taken) < limit:
+            # Queued here while Redis was unreachable: sent from here, retried through Redis.
+            taken += await self.local.take_due(queue, limit - len(taken), lease)
+        return taken
+
+    async def done(self, queue: str, member: str) -> None:
+        async def remote() -> None:
+            await self._done(keys=self._queue_keys(queue), args=[member])
+
+        await self._try(remote, lambda: self.local.done(queue, member))
+        await self.local.done(queue, member)
 
     def health(self) -> dict[str, object]:
         if self.distributed:

@@ -51,6 +51,8 @@ class ImageOptions(msgspec.Struct, kw_only=True):
     output_format: Literal["png", "jpeg", "webp"] | None = None
     output_compression: Annotated[int, msgspec.Meta(ge=0, le=100)] | None = None
     moderation: Literal["auto", "low"] | None = None
+    #: The gateway's own (``extra_body``): where a job's end is announced; never sent upstream.
+    webhook_url: str | None = None
 
 
 class ImageGenerationRequest(ImageOptions, kw_only=True):
@@ -75,6 +77,7 @@ class VariationRequest(msgspec.Struct, kw_only=True):
     response_format: Literal["url", "b64_json"] | None = None
     user: str | None = None
     image: Any = None
+    webhook_url: str | None = None
 
 
 class ImageData(msgspec.Struct, omit_defaults=True):

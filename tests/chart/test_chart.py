@@ -103,6 +103,10 @@ VALUE_SETS: dict[str, tuple[dict[str, Any], list[str]]] = {
         },
         [],
     ),
+    "webhooks": (
+        {"webhooks": {"enabled": True, "allowedHosts": ["*.example.com"], "existingSecret": "hook-secret"}},
+        [],
+    ),
     "everything": (
         {
             "autoscaling": {"enabled": True, "targetMemoryUtilizationPercentage": 80},
@@ -111,6 +115,7 @@ VALUE_SETS: dict[str, tuple[dict[str, Any], list[str]]] = {
             "ingress": {"enabled": True},
             "metrics": {"serviceMonitor": {"enabled": True, "labels": {"release": "prometheus"}}},
             "redis": {"url": "redis://redis-master:6379/0"},
+            "webhooks": {"enabled": True, "allowedHosts": ["hooks.example.com"], "existingSecret": "hook-secret"},
             "dashscope": {"baseUrl": "https://dashscope.internal.example"},
             "secrets": {
                 "gatewayApiKeys": ["client-key-1", "client-key-2"],
@@ -302,6 +307,9 @@ def test_optional_resources_are_off_by_default(chart_values: dict[str, Any]) -> 
         ({"server": {"port": 70000}}, "/server/port"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"redis": {"url": 6379}}, "/redis/url"),
+        ({"webhooks": {"enabled": "yes"}}, "/webhooks/enabled"),
+        ({"webhooks": {"allowedHosts": "hooks.example.com"}}, "/webhooks/allowedHosts"),
+        ({"webhooks": {"allowedHosts": ["https://hooks.example.com/x"]}}, "/webhooks/allowedHosts/0"),
         ({"preStopSleepSeconds": "10"}, "/preStopSleepSeconds"),
         ({"terminationGracePeriodSeconds": "400"}, "/terminationGracePeriodSeconds"),
         ({"config": {"upstream": {"deadline_seconds": "300"}}}, "/config/upstream/deadline_seconds"),
@@ -573,6 +581,34 @@ def test_redis_url_only_when_set(render: Any, default: Rendered) -> None:
         "name": "redis-creds",
         "key": "REDIS_URL",
     }
+
+
+def test_webhooks(render: Any, default: Rendered, tmp_path: Path) -> None:
+    assert "WEBHOOK_SECRET" not in default.env
+    assert "webhooks" not in yaml.safe_load(default.one("ConfigMap")["data"]["gateway.yaml"])
+    values = {
+        "webhooks": {"enabled": True, "allowedHosts": ["*.example.com"], "existingSecret": "hook-secret"},
+        "config": {"webhooks": {"timeout_seconds": 5, "secret": "ignored"}},
+    }
+    rendered = render(with_keys(values))
+    ref = rendered.env["WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "hook-secret", "key": "WEBHOOK_SECRET"}  # not optional: enabled means needed
+    settings = pytest.importorskip("gateway.settings")
+    path = tmp_path / "gateway.yaml"
+    path.write_text(rendered.one("ConfigMap")["data"]["gateway.yaml"])
+    secret = "whsec_" + base64.b64encode(b"s" * 32).decode()
+    env = {"GATEWAY_API_KEYS": "client-key-1", "WEBHOOK_SECRET": secret}
+    config = settings.load_config(path, env=env)
+    hooks = config.webhooks
+    assert hooks.secret is not None and hooks.secret.reveal() == secret  # from the Secret, never the values
+    assert hooks.allowed_hosts == ("*.example.com",) and hooks.timeout_seconds == 5
+    remapped = render(with_keys(merge(values, {"webhooks": {"existingSecretKey": "signing"}})))
+    assert remapped.env["WEBHOOK_SECRET"]["valueFrom"]["secretKeyRef"]["key"] == "signing"
+
+
+def test_webhooks_need_an_existing_secret(chart: Any) -> None:
+    with pytest.raises(helm.HelmRenderError, match=re.escape("webhooks.existingSecret")):
+        chart.render(with_keys({"webhooks": {"enabled": True}}), name=RELEASE, namespace=NAMESPACE)
 
 
 def test_base_url_env_only_when_set(render: Any, default: Rendered) -> None:

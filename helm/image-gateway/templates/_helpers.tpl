@@ -137,6 +137,9 @@ Fail early on values the gateway cannot start with.
 {{- if and (not .Values.secrets.existingSecret) (not (include "image-gateway.gatewayApiKeys" .)) }}
 {{- fail "image-gateway needs client API keys: the gateway refuses to listen on a non-loopback address without them. Set secrets.gatewayApiKeys (comma-separated keys or a list; the chart then creates a Secret) or secrets.existingSecret (the name of a Secret you manage, holding GATEWAY_API_KEYS)." }}
 {{- end }}
+{{- if and .Values.webhooks.enabled (not .Values.webhooks.existingSecret) }}
+{{- fail "webhooks.enabled needs webhooks.existingSecret: the name of a Secret you manage holding the signing secret (whsec_ + base64) under webhooks.existingSecretKey (default WEBHOOK_SECRET)." }}
+{{- end }}
 {{- end }}
 
 {{/*
