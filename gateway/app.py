@@ -24,12 +24,14 @@ from gateway.routes.jobs import JOB_ROUTES
 from gateway.routes.models import MODEL_ROUTES
 from gateway.routes.ops import OPS_ROUTES
 from gateway.routes.responses import RESPONSE_ROUTES
+from gateway.routes.usage import USAGE_ROUTES
 from gateway.runtime import Runtime
 from gateway.service.images import ImageService
 from gateway.service.jobs import JobService
 from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
 from gateway.state import LocalState, RedisState, SharedState
+from gateway.usage.ledger import Ledger
 from providers import registry
 
 __all__ = ["build_router", "build_targets", "create_app"]
@@ -38,6 +40,8 @@ log = logging.getLogger(__name__)
 
 #: JSON bodies for generations are small; edits raise their own limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Longest a shutdown waits for buffered usage records to be written.
+LEDGER_CLOSE_SECONDS = 5.0
 
 
 def build_targets(config: GatewayConfig) -> dict[str, Target]:
@@ -111,6 +115,10 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         app.state.upstream = upstream
         app.state.images = images
         app.state.jobs = runtime.jobs = JobService(images, state, config.jobs, replica)
+        if config.usage.enabled:
+            # Its thread opens the database: one that is down delays no start and fails no request.
+            runtime.ledger = runtime.jobs.usage = Ledger(config.usage, runtime.metrics)
+            runtime.ledger.start()
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
         runtime.ready = True
         # Everything built so far lives as long as the process: keep the collector
@@ -131,9 +139,20 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
                 await state.aclose()
             await upstream.aclose()
             images.image_workers.shutdown()
+            if runtime.ledger is not None:
+                # After the requests and jobs: their records are the last ones in the buffer.
+                await asyncio.to_thread(runtime.ledger.close, LEDGER_CLOSE_SECONDS)
 
     app = Litestar(
-        route_handlers=[*IMAGE_ROUTES, *CHAT_ROUTES, *RESPONSE_ROUTES, *MODEL_ROUTES, *JOB_ROUTES, *OPS_ROUTES],
+        route_handlers=[
+            *IMAGE_ROUTES,
+            *CHAT_ROUTES,
+            *RESPONSE_ROUTES,
+            *MODEL_ROUTES,
+            *JOB_ROUTES,
+            *OPS_ROUTES,
+            *USAGE_ROUTES,
+        ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
         openapi_config=None,

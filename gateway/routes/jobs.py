@@ -48,6 +48,8 @@ async def submit_job(request: Request[Any, Any, Any], plan: Plan) -> Response[by
     jobs: JobService = request.app.state.jobs
     ctx = current_request()
     record = await jobs.submit(plan, ctx.client if ctx else None)
+    if ctx is not None:
+        ctx.usage_deferred = True  # the job writes its usage record when it ends
     headers = {"location": f"/v1/images/jobs/{record.id}", "preference-applied": "respond-async"}
     return json_response(view(record), headers, 202)
 

@@ -19,13 +19,14 @@ from typing import Any, Literal
 import msgspec
 from cachetools import TTLCache
 
-from gateway.observability.context import set_current_request, task_listener
+from gateway.observability.context import RequestContext, current_request, set_current_request, task_listener
 from gateway.service.images import ImageService
 from gateway.service.output import Output
 from gateway.service.plan import Plan
 from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
 from gateway.state import SharedState
+from gateway.usage.record import JOB_ROUTE, UsageSink, for_job
 from gateway.wire.images import ImagesResponse
 from providers.base import TaskCanceller, TaskRef
 from providers.errors import ApiError, InvalidRequest, UpstreamError
@@ -80,6 +81,9 @@ class _Local:
 
 
 class JobService:
+    #: Where a finished job's usage record goes (set by the app when the ledger is on).
+    usage: UsageSink | None = None
+
     def __init__(self, images: ImageService, state: SharedState, settings: JobSettings, replica: str) -> None:
         self.images = images
         self.state = state
@@ -183,6 +187,19 @@ class JobService:
         record.heartbeat = time.time()
         await self._save(record)
         self.uncollected[record.id] = True
+        if self.usage is not None:  # the job's one usage record: its 202 wrote none
+            self.usage.record(
+                for_job(
+                    current_request(),
+                    outcome,
+                    job_id=record.id,
+                    client=record.client,
+                    requested=record.model,
+                    model=record.model_id,
+                    provider=record.provider,
+                    created=record.created,
+                )
+            )
 
     async def _generate(self, record: JobRecord, plan: Plan) -> None:
         async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:
@@ -193,6 +210,9 @@ class JobService:
         route = plan.routes[0]
         record.provider, record.model_id = route.target.name, route.model.id
         record.calls = len(plan.calls(0))
+        # The job's own context (its limits were applied at submit): it collects what the
+        # images cost, for the job's usage record.
+        set_current_request(RequestContext(record.id, "POST", JOB_ROUTE, client=record.client, admitted=True))
         task_listener.set(note_task)
         try:
             served = await self.images.run(plan)
