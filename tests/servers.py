@@ -176,7 +176,13 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)  # "fast" shutdown: no waiting for clients to leave
+            # SIGINT is "fast" shutdown (no waiting for clients to leave), sent to postgres itself:
+            # runuser, when it started it, does not pass SIGINT on.
+            pid_file = self.root / "data" / "postmaster.pid"
+            try:
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+            except (OSError, ValueError, IndexError):
+                self.process.terminate()
             try:
                 self.process.wait(10)
             except subprocess.TimeoutExpired:

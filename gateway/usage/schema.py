@@ -49,6 +49,8 @@ usage_records = sa.Table(
     sa.Column("error_code", sa.String(200)),
     sa.Column("est_cost", sa.Float),
     sa.Column("currency", sa.String(16)),
+    sa.Index("usage_records_ts", "ts"),
+    sa.Index("usage_records_day_key", "day", "client_key"),
 )
 
 #: Any fixed number: it names this application's lock among others on the same server.
@@ -56,9 +58,9 @@ _ADVISORY_LOCK = 0x1EDC0DE
 
 
 def _v1_usage_records(conn: Connection) -> None:
+    # The table as declared above, with its indexes. The first migration that changes the
+    # table must first copy this declaration into this step, frozen as version 1.
     usage_records.create(conn)
-    sa.Index("usage_records_ts", usage_records.c.ts).create(conn)
-    sa.Index("usage_records_day_key", usage_records.c.day, usage_records.c.client_key).create(conn)
 
 
 #: Step ``i`` brings the schema to version ``i + 1``.
