@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint typecheck unit bench clean redis-server node-sdk
+.PHONY: run test lint typecheck unit bench clean redis-server postgresql node-sdk
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.runtime: pyproject.toml
@@ -33,6 +33,12 @@ redis-server:
 	  echo "installing redis-server (Debian package) for the shared-state tests"; \
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq redis-server >/dev/null; }
 
+# The usage ledger tests start their own PostgreSQL cluster (initdb + postgres from the Debian package).
+postgresql:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { \
+	  echo "installing postgresql (Debian package) for the usage ledger tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq postgresql >/dev/null; }
+
 # The Node SDK tests run npm's openai (tests/node/package-lock.json); Node.js from Debian if missing.
 node-sdk:
 	@command -v npm >/dev/null 2>&1 || { \
@@ -40,7 +46,7 @@ node-sdk:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
 	@test -d tests/node/node_modules/openai || (cd tests/node && npm ci --no-audit --no-fund --silent)
 
-test: lint typecheck redis-server node-sdk  ## lint, type-check and run the whole suite
+test: lint typecheck redis-server postgresql node-sdk  ## lint, type-check and run the whole suite
 	REQUIRE_NODE_SDK=1 $(BIN)/python -m pytest
 
 unit: $(VENV)/.dev

@@ -26,6 +26,7 @@ from gateway.routes.jobs import JOB_ROUTES
 from gateway.routes.models import MODEL_ROUTES
 from gateway.routes.ops import OPS_ROUTES
 from gateway.routes.responses import RESPONSE_ROUTES
+from gateway.routes.usage import USAGE_ROUTES
 from gateway.runtime import Runtime
 from gateway.service.images import ImageService
 from gateway.service.jobs import JobService
@@ -35,6 +36,7 @@ from gateway.state import LocalState, RedisState, SharedState
 from gateway.storage.base import ImageStore
 from gateway.storage.build import build_store
 from gateway.storage.keeper import ResultKeeper
+from gateway.usage.ledger import Ledger
 from gateway.webhooks import Webhooks
 from providers import registry
 
@@ -44,6 +46,8 @@ log = logging.getLogger(__name__)
 
 #: JSON bodies for generations are small; edits raise their own limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Longest a shutdown waits for buffered usage records to be written.
+LEDGER_CLOSE_SECONDS = 5.0
 
 
 def build_targets(config: GatewayConfig) -> dict[str, Target]:
@@ -137,6 +141,10 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
         app.state.webhooks = webhooks = Webhooks(config.webhooks, state, runtime.metrics, runtime.keyring)
         runtime.jobs.on_finished, webhooks.on_delivered = webhooks.job_finished, runtime.jobs.delivered
         webhooks.start()
+        if config.usage.enabled:
+            # Its thread opens the database: one that is down delays no start and fails no request.
+            runtime.ledger = runtime.jobs.usage = Ledger(config.usage, runtime.metrics)
+            runtime.ledger.start()
         watcher = asyncio.create_task(_watch_keys(runtime, upstream, list(targets.values())))
         cleaner = None
         if store is not None and store.cleanup_interval is not None:
@@ -165,6 +173,9 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             if store is not None:
                 await store.aclose()
             images.image_workers.shutdown()
+            if runtime.ledger is not None:
+                # After the requests and jobs: their records are the last ones in the buffer.
+                await asyncio.to_thread(runtime.ledger.close, LEDGER_CLOSE_SECONDS)
 
     app = Litestar(
         route_handlers=[
@@ -175,6 +186,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             *JOB_ROUTES,
             *FILE_ROUTES,
             *OPS_ROUTES,
+            *USAGE_ROUTES,
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]

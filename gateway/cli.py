@@ -192,6 +192,42 @@ def cmd_keys(args: argparse.Namespace) -> int:
     return 0 if all(row["status"] in ("valid", "not set") for row in rows) else 1
 
 
+def cmd_usage(args: argparse.Namespace) -> int:
+    """The usage ledger's totals, as ``GET /admin/usage`` gives them, read from the configured database."""
+    config = _load(args.config)
+    if config is None:
+        return 2
+    from providers.errors import InvalidRequest
+
+    try:
+        from gateway.usage.query import parse_query
+
+        query = parse_query(args.start, args.end, args.group_by, args.format)
+    except InvalidRequest as exc:
+        print(
+            f"image-gateway: {exc.message.replace(repr('from'), '--from').replace(repr('to'), '--to')}", file=sys.stderr
+        )
+        return 2
+    from gateway.observability.metrics import Metrics
+    from gateway.usage.database import describe_error
+    from gateway.usage.ledger import Ledger
+    from gateway.usage.report import render, totals
+
+    ledger = Ledger(config.usage, Metrics())  # its engine only: no writer thread is started
+    try:
+        body, _ = render(totals(ledger.engine(), query), query)
+    except InvalidRequest as exc:
+        print(f"image-gateway: {exc.message}", file=sys.stderr)
+        return 2
+    except Exception as exc:
+        print(f"image-gateway: the usage database cannot be read ({describe_error(exc)})", file=sys.stderr)
+        return 1
+    finally:
+        ledger.close(0)
+    sys.stdout.write(body.decode() + ("\n" if query.format == "json" else ""))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="image-gateway", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -216,6 +252,14 @@ def build_parser() -> argparse.ArgumentParser:
     keys = sub.add_parser("keys", help="show each provider key's status (never the key)")
     keys.add_argument("--config", help="config file (default: $GATEWAY_CONFIG or config/gateway.yaml)")
     keys.set_defaults(func=cmd_keys)
+
+    usage = sub.add_parser("usage", help="usage totals from the usage ledger (as GET /admin/usage)")
+    usage.add_argument("--from", dest="start", help="ISO date or datetime, UTC unless it says otherwise")
+    usage.add_argument("--to", dest="end", help="ISO date (that day included) or datetime (excluded)")
+    usage.add_argument("--group-by", dest="group_by", help="any of key,model,provider,day (default: all four)")
+    usage.add_argument("--format", choices=("json", "csv"), default="json")
+    usage.add_argument("--config", help="config file (default: $GATEWAY_CONFIG or config/gateway.yaml)")
+    usage.set_defaults(func=cmd_usage)
     return parser
 
 

@@ -13,6 +13,7 @@ from gateway.settings import GatewayConfig
 if TYPE_CHECKING:
     from gateway.service.jobs import JobService
     from gateway.state import SharedState
+    from gateway.usage.ledger import Ledger
 
 __all__ = ["Runtime"]
 
@@ -27,6 +28,8 @@ class Runtime:
     in_flight: int = 0
     shared: SharedState | None = None
     jobs: JobService | None = None
+    #: The usage ledger (None when usage.enabled is false).
+    ledger: Ledger | None = None
 
     def __post_init__(self) -> None:
         if self.keyring is None:

@@ -37,12 +37,14 @@ __all__ = [
     "MaskSettings",
     "NoStorage",
     "PacingSettings",
+    "PriceSetting",
     "ProviderSettings",
     "RouteSettings",
     "RouteTarget",
     "S3StorageSettings",
     "StorageSettings",
     "UpstreamSettings",
+    "UsageSettings",
     "VariationSettings",
     "WebhookSettings",
     "load_config",
@@ -289,6 +291,43 @@ def _check_storage_common(prefix: str, public_base_url: str | None) -> None:
 StorageSettings = NoStorage | LocalStorageSettings | S3StorageSettings
 
 
+class PriceSetting(Struct, frozen=True, forbid_unknown_fields=True):
+    """A configured price per image, in a named currency."""
+
+    amount: Annotated[float, msgspec.Meta(ge=0)]
+    currency: Annotated[str, msgspec.Meta(min_length=1, max_length=16)]
+
+
+#: ``sqlite:///...`` or ``postgresql://...`` (psycopg 3); the schemes the usage ledger can open.
+USAGE_SCHEMES = ("sqlite", "postgresql", "postgres")
+
+
+def default_usage_url(env: Mapping[str, str]) -> str:
+    """SQLite in the data directory: ``make run`` records usage with no setup."""
+    return f"sqlite:///{env.get('GATEWAY_DATA_DIR') or './data'}/usage.db"
+
+
+class UsageSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    """The usage ledger: one record per image request, written off the request path."""
+
+    enabled: bool = True
+    #: May hold a password, so it is a Secret: never printed, logged or put in an error.
+    database_url: Secret = msgspec.field(default_factory=lambda: Secret(default_usage_url(os.environ)))
+    #: Records waiting to be written; past this they are dropped (and counted), never waited for.
+    buffer: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)] = 10_000
+    batch_size: Annotated[int, msgspec.Meta(ge=1, le=10_000)] = 500
+    #: Longest a record waits in the buffer before its batch is written.
+    flush_seconds: Annotated[float, msgspec.Meta(gt=0, le=60)] = 1.0
+    #: Tries per batch before it is dropped (counted as write_failed).
+    write_attempts: Annotated[int, msgspec.Meta(ge=1, le=10)] = 3
+
+    def __post_init__(self) -> None:
+        scheme = self.database_url.reveal().partition(":")[0].partition("+")[0].lower()
+        if scheme not in USAGE_SCHEMES:
+            # The URL itself is not quoted: it may carry a password.
+            raise ValueError("usage.database_url must be a sqlite:/// or postgresql:// URL")
+
+
 class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: Provider entries, each decoded as its ``kind``'s settings (see providers/registry.py).
     providers: dict[str, ProviderSettings]
@@ -319,8 +358,10 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
     #: Where returned images are copied before the answer is sent (kind: none, local or s3).
     storage: StorageSettings = msgspec.field(default_factory=NoStorage)
-    #: Estimated price per generated image, by model id (for the cost metric).
-    prices: dict[str, float] = {}
+    usage: UsageSettings = msgspec.field(default_factory=UsageSettings)
+    #: Estimated price per generated image, by model id (for the cost metric and the usage
+    #: ledger): a number (currency "configured") or ``{amount, currency}``.
+    prices: dict[str, float | PriceSetting] = {}
     #: Longest a SIGTERM waits for in-flight requests; default: the upstream deadline.
     drain_seconds: float | None = None
     #: How often provider keys are re-probed for the key-status gauge (0 = never).
@@ -389,6 +430,16 @@ def _drop_unset_secrets(raw: dict[str, Any]) -> None:
         webhooks.pop("secret", None)
 
 
+def _usage_defaults(raw: dict[str, Any], env: Mapping[str, str]) -> None:
+    # Resolved here, from the same environment as the rest: an unset ${USAGE_DATABASE_URL}
+    # (as the Helm chart writes it) means the SQLite default, like an unset key means none.
+    usage = raw.get("usage")
+    if usage is None:
+        usage = raw["usage"] = {}
+    if isinstance(usage, dict) and not usage.get("database_url"):
+        usage["database_url"] = default_usage_url(env)
+
+
 def _line_of(text: str, path: str) -> int | None:
     """The 1-based line of the YAML node at a msgspec error path like ``$.providers.x[0].y``."""
     try:
@@ -415,7 +466,7 @@ def _line_of(text: str, path: str) -> int | None:
 _KEYED_SECTIONS: dict[str, Any] = {
     "routes": RouteSettings,
     "aliases": str,
-    "prices": float,
+    "prices": float | PriceSetting,
     "models": dict[str, Any],
 }
 
@@ -458,6 +509,7 @@ def parse_config(text: str, env: Mapping[str, str], source: str) -> GatewayConfi
         raise ConfigError(f"{source}:1: the top level must be a mapping")
     raw = _interpolate(raw, env)
     _drop_unset_secrets(raw)
+    _usage_defaults(raw, env)
     raw["api_keys"] += [k.strip() for k in env.get("GATEWAY_API_KEYS", "").split(",") if k.strip()]
     if env.get("GATEWAY_ADMIN_KEY"):
         raw["admin_key"] = env["GATEWAY_ADMIN_KEY"]

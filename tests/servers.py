@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,6 +20,7 @@ import httpx
 __all__ = [
     "KNOWN_KEYS",
     "LOG_DIR",
+    "PostgresServer",
     "RedisServer",
     "S3Server",
     "Server",
@@ -25,6 +28,7 @@ __all__ = [
     "new_key",
     "start_emulator",
     "start_gateway",
+    "start_postgres",
     "start_redis",
     "start_s3",
 ]
@@ -74,6 +78,9 @@ class Server:
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "GATEWAY_", "REDIS_URL"))}
     env["PYTHONUNBUFFERED"] = "1"  # every line reaches the log files as it is written
+    # Each process its own usage ledger (SQLite by default), under LOG_DIR: never in the
+    # repository, never shared by two tests, and searched for secrets with the logs.
+    env["GATEWAY_DATA_DIR"] = str(LOG_DIR / f"data-{secrets.token_hex(4)}")
     env.update(extra)
     return env
 
@@ -157,6 +164,91 @@ def start_redis() -> RedisServer:
         time.sleep(0.05)
     process.kill()
     raise RuntimeError("redis-server did not start")
+
+
+@dataclass
+class PostgresServer:
+    process: subprocess.Popen[bytes]
+    port: int
+    password: str
+    root: Path
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://ledger:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            # SIGINT is "fast" shutdown (no waiting for clients to leave), sent to postgres itself:
+            # runuser, when it started it, does not pass SIGINT on.
+            pid_file = self.root / "data" / "postmaster.pid"
+            try:
+                os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
+            except (OSError, ValueError, IndexError):
+                self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _postgres_bin() -> Path:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    if not found:
+        raise RuntimeError("PostgreSQL is not installed: run `make test`, which installs Debian's postgresql")
+    return found[-1].parent
+
+
+def start_postgres() -> PostgresServer:
+    """A throwaway PostgreSQL cluster on a loopback port, with a password (a secret for the scan).
+
+    initdb and postgres refuse to run as root: as root they run as the ``postgres`` user
+    (the Debian package creates it) in a directory that user owns.
+    """
+    binaries = _postgres_bin()
+    password = new_key("pg")
+    port = free_port()
+    root = Path(tempfile.mkdtemp(prefix="ledger-pg-"))
+    as_user: list[str] = []
+    if os.geteuid() == 0:
+        as_user = ["runuser", "-u", "postgres", "--"]
+        shutil.chown(root, "postgres")
+    pwfile = root / "pw"
+    pwfile.write_text(password + "\n")
+    if as_user:
+        shutil.chown(pwfile, "postgres")
+    data = root / "data"
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    log = (LOG_DIR / f"postgres-{port}.out").open("wb")
+    options = ["-U", "ledger", f"--pwfile={pwfile}", "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"]
+    subprocess.run(
+        [*as_user, str(binaries / "initdb"), "-D", str(data), *options, "--no-instructions"],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        check=True,
+        timeout=120,
+    )
+    pwfile.unlink()
+    settings = ["-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=50"]
+    process = subprocess.Popen(
+        [*as_user, str(binaries / "postgres"), "-D", str(data), "-k", str(root), "-p", str(port), *settings],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    server = PostgresServer(process, port, password, root)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        ready = subprocess.run(
+            [str(binaries / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-q"], check=False, timeout=10
+        )
+        if ready.returncode == 0:
+            return server
+        time.sleep(0.1)
+    server.stop()
+    raise RuntimeError(f"PostgreSQL did not start:\n{(LOG_DIR / f'postgres-{port}.out').read_text()}")
 
 
 @dataclass

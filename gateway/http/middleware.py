@@ -14,6 +14,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from gateway.observability.context import RequestContext, set_current_request
 from gateway.observability.logs import access_line
 from gateway.runtime import Runtime
+from gateway.usage.record import USAGE_ROUTES, from_context
 from gateway.wire.errors import ErrorBody, ErrorEnvelope
 
 __all__ = ["GatewayMiddleware", "route_label"]
@@ -30,6 +31,7 @@ _EXACT_ROUTES = {
     "/readyz",
     "/metrics",
     "/admin/keys",
+    "/admin/usage",
 }
 _PREFIX_ROUTES = (
     ("/v1/models/", "/v1/models/{id}"),
@@ -144,3 +146,6 @@ class GatewayMiddleware:
         if ctx.prompt is not None and self.runtime.config.log_prompts:
             fields["prompt"] = ctx.prompt
         access_line(fields)
+        ledger = self.runtime.ledger
+        if ledger is not None and ctx.route in USAGE_ROUTES and not ctx.usage_deferred:
+            ledger.record(from_context(ctx, status, elapsed))

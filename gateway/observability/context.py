@@ -33,6 +33,15 @@ class RequestContext:
     fallbacks: int = 0
     error_code: str | None = None
     prompt: str | None = None
+    #: For the usage ledger: the model name the client asked for, before aliases and routes.
+    requested_model: str | None = None
+    #: The answer's size ("1024x1024"), as returned.
+    size: str | None = None
+    #: Estimated upstream cost of what this request made (None: nothing priced was made).
+    est_cost: float | None = None
+    currency: str | None = None
+    #: Its usage record is written elsewhere: an async job writes one when it finishes.
+    usage_deferred: bool = False
     #: The ASGI scope, read only when an answer needs the origin the client used.
     scope: Any = None
 
@@ -47,6 +56,13 @@ class RequestContext:
                 return None
             host = f"{server[0]}:{server[1]}".encode()
         return f"{self.scope.get('scheme', 'http')}://{host.decode('latin-1')}"
+
+    def add_cost(self, amount: float, currency: str) -> None:
+        # One request is served by one model in one region, so one currency; a second
+        # currency cannot be added to the first and would misstate both.
+        if self.currency is None or self.currency == currency:
+            self.est_cost = (self.est_cost or 0.0) + amount
+            self.currency = currency
 
 
 _current: ContextVar[RequestContext | None] = ContextVar("gateway_request", default=None)

@@ -118,6 +118,18 @@ class Metrics:
             buckets=ATTEMPT_BUCKETS,
             registry=r,
         )
+        self.usage_written = Counter(
+            "gateway_usage_written", "Usage records written to the usage ledger's database", registry=r
+        )
+        self.usage_dropped = Counter(
+            "gateway_usage_dropped",
+            "Usage records lost: buffer_full, write_failed (the database refused every attempt) or shutdown",
+            ["reason"],
+            registry=r,
+        )
+        self.usage_database_up = Gauge(
+            "gateway_usage_database_up", "Whether the usage ledger's last write succeeded", registry=r
+        )
         self.shared_state = Gauge(
             "gateway_shared_state_up", "Whether the shared state store (Redis) is reachable", registry=r
         )

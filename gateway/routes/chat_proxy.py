@@ -75,6 +75,7 @@ async def _admit(service: ImageService, route: Route, requested: str | None) -> 
     ctx = current_request()
     if ctx is not None:
         ctx.model, ctx.provider = route.model.id, route.target.name
+        ctx.requested_model = requested
     # The client key's model list and rate apply to chat models as to image models.
     names = {requested or route.model.id, route.model.id}
     await service.keyring.authorize(ctx.client_key if ctx else None, names, 1)

@@ -52,6 +52,8 @@ async def submit_job(request: Request[Any, Any, Any], plan: Plan, webhook_url: s
     jobs: JobService = request.app.state.jobs
     ctx = current_request()
     record = await jobs.submit(plan, ctx.client if ctx else None, webhook_url)
+    if ctx is not None:
+        ctx.usage_deferred = True  # the job writes its usage record when it ends
     headers = {"location": f"/v1/images/jobs/{record.id}", "preference-applied": "respond-async"}
     return json_response(view(record), headers, 202)
 

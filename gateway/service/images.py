@@ -108,6 +108,7 @@ class ImageService:
         ctx = current_request()
         if ctx is not None and not ctx.admitted:
             ctx.model = name  # only now: an unknown name must never become a metric label
+            ctx.requested_model = requested
             ctx.prompt = prompt
             await self.keyring.authorize(ctx.client_key, {requested or name, name}, n)
             ctx.admitted = True
@@ -160,6 +161,7 @@ class ImageService:
             ctx.model = served.route.model.id
             ctx.provider = served.route.target.name
             ctx.images = len(served.response.data)
+            ctx.size = served.response.size
             ctx.cache = served.cache
         return served
 
@@ -295,11 +297,15 @@ class ImageService:
         return Served(response, route)
 
     def _count_cost(self, route: Route, batches: list[ImageBatch]) -> None:
+        ctx = current_request()  # the request (or job) that made these images pays for them
         labels = (route.target.name, route.model.id)
         price = self.config.prices.get(route.model.id)
         if price:
             made = sum(b.billing.images if b.billing else len(b.images) for b in batches)
-            self.metrics.of(self.metrics.cost, *labels, "configured").inc(price * made)
+            per_image, currency = (price, "configured") if isinstance(price, float) else (price.amount, price.currency)
+            self.metrics.of(self.metrics.cost, *labels, currency).inc(per_image * made)
+            if ctx is not None:
+                ctx.add_cost(per_image * made, currency)
             return
         adapter = route.target.adapter
         if not isinstance(adapter, Pricer):
@@ -308,6 +314,8 @@ class ImageService:
             cost = adapter.estimate(route.model.id, batch)
             if cost is not None:
                 self.metrics.of(self.metrics.cost, *labels, cost.currency).inc(cost.amount)
+                if ctx is not None:
+                    ctx.add_cost(cost.amount, cost.currency)
 
     async def resume(
         self,

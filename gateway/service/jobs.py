@@ -19,7 +19,7 @@ from typing import Any, Literal
 import msgspec
 from cachetools import TTLCache
 
-from gateway.observability.context import current_request, set_current_request, task_listener
+from gateway.observability.context import RequestContext, current_request, set_current_request, task_listener
 from gateway.service.images import ImageService
 from gateway.service.output import Output
 from gateway.service.plan import Plan
@@ -27,6 +27,7 @@ from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
 from gateway.state import SharedState
 from gateway.storage.base import Owner
+from gateway.usage.record import JOB_ROUTE, UsageSink, for_job
 from gateway.wire.errors import ErrorBody
 from gateway.wire.images import ImagesResponse
 from gateway.wire.jobs import JobView
@@ -105,6 +106,9 @@ class _Local:
 
 
 class JobService:
+    #: Where a finished job's usage record goes (set by the app when the ledger is on).
+    usage: UsageSink | None = None
+
     def __init__(self, images: ImageService, state: SharedState, settings: JobSettings, replica: str) -> None:
         self.images = images
         self.state = state
@@ -219,6 +223,19 @@ class JobService:
         self.uncollected[record.id] = True
         if self.on_finished is not None:
             await self.on_finished(record)  # after the save: a receiver that GETs the job sees it ended
+        if self.usage is not None:  # the job's one usage record: its 202 wrote none
+            self.usage.record(
+                for_job(
+                    current_request(),
+                    outcome,
+                    job_id=record.id,
+                    client=record.client,
+                    requested=record.model,
+                    model=record.model_id,
+                    provider=record.provider,
+                    created=record.created,
+                )
+            )
 
     async def _generate(self, record: JobRecord, plan: Plan) -> None:
         async def note_task(index: int, provider: str, model_id: str, n: int, task_id: str) -> None:
@@ -229,6 +246,9 @@ class JobService:
         route = plan.routes[0]
         record.provider, record.model_id = route.target.name, route.model.id
         record.calls = len(plan.calls(0))
+        # The job's own context (its limits were applied at submit): it collects what the
+        # images cost, for the job's usage record.
+        set_current_request(RequestContext(record.id, "POST", JOB_ROUTE, client=record.client, admitted=True))
         task_listener.set(note_task)
         try:
             served = await self.images.run(plan, owner=_owner(record))

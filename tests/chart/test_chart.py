@@ -107,6 +107,8 @@ VALUE_SETS: dict[str, tuple[dict[str, Any], list[str]]] = {
         {"webhooks": {"enabled": True, "allowedHosts": ["*.example.com"], "existingSecret": "hook-secret"}},
         [],
     ),
+    "usage-postgres": ({"usage": {"existingSecret": "ledger-db"}}, []),
+    "usage-pvc": ({"usage": {"dataVolume": {"existingClaim": "ledger-data"}}}, []),
     "everything": (
         {
             "autoscaling": {"enabled": True, "targetMemoryUtilizationPercentage": 80},
@@ -310,6 +312,9 @@ def test_optional_resources_are_off_by_default(chart_values: dict[str, Any]) -> 
         ({"webhooks": {"enabled": "yes"}}, "/webhooks/enabled"),
         ({"webhooks": {"allowedHosts": "hooks.example.com"}}, "/webhooks/allowedHosts"),
         ({"webhooks": {"allowedHosts": ["https://hooks.example.com/x"]}}, "/webhooks/allowedHosts/0"),
+        ({"usage": {"enabled": "yes"}}, "/usage/enabled"),
+        ({"usage": {"existingSecretKey": ""}}, "/usage/existingSecretKey"),
+        ({"usage": {"databaseUrl": "postgresql://u:p@db/x"}}, "databaseUrl"),
         ({"preStopSleepSeconds": "10"}, "/preStopSleepSeconds"),
         ({"terminationGracePeriodSeconds": "400"}, "/terminationGracePeriodSeconds"),
         ({"config": {"upstream": {"deadline_seconds": "300"}}}, "/config/upstream/deadline_seconds"),
@@ -454,7 +459,8 @@ def test_too_short_grace_period_fails(chart: Any) -> None:
 def test_configmap_holds_config_from_values(default: Rendered, chart_values: dict[str, Any]) -> None:
     configmap = default.one("ConfigMap")
     config = yaml.safe_load(configmap["data"]["gateway.yaml"])
-    assert config == chart_values["config"]
+    # The values' config, plus the usage ledger's switch and its URL as an ${ENV} reference.
+    assert config == {**chart_values["config"], "usage": {"enabled": True, "database_url": "${USAGE_DATABASE_URL}"}}
     assert config["default_provider"] == "dashscope"
     assert config["providers"]["dashscope"]["api_key"] == "${DASHSCOPE_API_KEY}"
 
@@ -469,8 +475,11 @@ def test_configmap_config_loads_in_the_gateway(default: Rendered, tmp_path: Path
     path = tmp_path / "gateway.yaml"
     path.write_text(default.one("ConfigMap")["data"]["gateway.yaml"])
     env = {"DASHSCOPE_API_KEY": "sk-test", "GATEWAY_API_KEYS": "client-key-1"}
-    config = settings.load_config(path, env=env)
+    config = settings.load_config(path, env={**env, "GATEWAY_DATA_DIR": "/var/lib/image-gateway"})
     assert config.default_provider == "dashscope"
+    assert config.usage.database_url.reveal() == "sqlite:////var/lib/image-gateway/usage.db"
+    with_url = settings.load_config(path, env={**env, "USAGE_DATABASE_URL": "postgresql://u:p@db/usage"})
+    assert with_url.usage.database_url.reveal() == "postgresql://u:p@db/usage"
     assert config.upstream.deadline_seconds == _deadline(default)
 
 
@@ -609,6 +618,38 @@ def test_webhooks(render: Any, default: Rendered, tmp_path: Path) -> None:
 def test_webhooks_need_an_existing_secret(chart: Any) -> None:
     with pytest.raises(helm.HelmRenderError, match=re.escape("webhooks.existingSecret")):
         chart.render(with_keys({"webhooks": {"enabled": True}}), name=RELEASE, namespace=NAMESPACE)
+
+
+def _data_volume(rendered: Rendered) -> dict[str, Any] | None:
+    return next((v for v in rendered.pod_spec["volumes"] if v["name"] == "data"), None)
+
+
+def test_usage_ledger_defaults_to_sqlite_on_an_emptydir(default: Rendered) -> None:
+    assert default.env["GATEWAY_DATA_DIR"]["value"] == "/var/lib/image-gateway"
+    assert "USAGE_DATABASE_URL" not in default.env
+    assert _data_volume(default) == {"name": "data", "emptyDir": {"sizeLimit": "1Gi"}}
+    mounts = default.pod_spec["containers"][0]["volumeMounts"]
+    assert {"name": "data", "mountPath": "/var/lib/image-gateway"} in mounts
+
+
+def test_usage_ledger_url_from_an_existing_secret(render: Any) -> None:
+    rendered = render(with_keys({"usage": {"existingSecret": "ledger-db"}}))
+    assert rendered.env["USAGE_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "ledger-db",
+        "key": "USAGE_DATABASE_URL",
+    }
+    assert _data_volume(rendered) is None  # the database is elsewhere
+    claim = render(with_keys({"usage": {"dataVolume": {"existingClaim": "ledger-data"}}}))
+    assert _data_volume(claim) == {"name": "data", "persistentVolumeClaim": {"claimName": "ledger-data"}}
+
+
+def test_usage_ledger_off_and_config_overrides(render: Any) -> None:
+    off = render(with_keys({"usage": {"enabled": False}}))
+    assert yaml.safe_load(off.one("ConfigMap")["data"]["gateway.yaml"])["usage"]["enabled"] is False
+    assert "GATEWAY_DATA_DIR" not in off.env and _data_volume(off) is None
+    own = render(with_keys({"config": {"usage": {"flush_seconds": 5, "enabled": False}}}))
+    usage = yaml.safe_load(own.one("ConfigMap")["data"]["gateway.yaml"])["usage"]
+    assert usage == {"flush_seconds": 5, "enabled": False, "database_url": "${USAGE_DATABASE_URL}"}
 
 
 def test_base_url_env_only_when_set(render: Any, default: Rendered) -> None:
