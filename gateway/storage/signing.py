@@ -22,8 +22,9 @@ def sign(secret: bytes, name: str, expires: int) -> str:
 
 
 def verify(secret: bytes, name: str, expires: str, signature: str, now: float) -> Verdict:
-    """Checked in constant time; an expiry that is not a plain number is as bad as a wrong signature."""
-    if not expires.isdigit() or len(expires) > 12 or len(signature) > 64:
+    """Checked in constant time; an expiry that is not plain ASCII digits ("¹" is a digit to
+    str.isdigit) is as bad as a wrong signature."""
+    if not (expires.isascii() and expires.isdigit()) or len(expires) > 12 or len(signature) > 64:
         return "invalid"
     if not hmac.compare_digest(sign(secret, name, int(expires)).encode(), signature.encode("utf-8", "replace")):
         return "invalid"

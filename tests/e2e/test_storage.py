@@ -170,6 +170,7 @@ def test_a_tampered_url_is_refused(local_gateway: Server) -> None:
         response = _fetch(bad)
         assert response.status_code == 403, bad
         assert _error(response)["code"] == "invalid_signature"
+    assert _fetch(url.split("expires=")[0] + "expires=%C2%B9&signature=x").status_code == 403  # "¹" is no expiry
     for path in ("/v1/images/files/../../etc/passwd", "/v1/images/files/2026/01/01/x-0.png.meta.json"):
         assert httpx.get(local_gateway.url + path).status_code == 404
 
