@@ -11,6 +11,8 @@ import socket
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from importlib.metadata import version as _version
+from typing import TYPE_CHECKING
 
 from litestar import Litestar
 
@@ -18,6 +20,7 @@ from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.middleware import GatewayMiddleware
+from gateway.observability import tracing
 from gateway.observability.keystatus import check_keys, publish
 from gateway.routes.chat import CHAT_ROUTES
 from gateway.routes.files import FILE_ROUTES
@@ -40,9 +43,13 @@ from gateway.usage.ledger import Ledger
 from gateway.webhooks import Webhooks
 from providers import registry
 
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
 __all__ = ["build_router", "build_targets", "create_app"]
 
 log = logging.getLogger(__name__)
+__version__ = _version("image-gateway")
 
 #: JSON bodies for generations are small; edits raise their own limit.
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -66,6 +73,7 @@ def build_targets(config: GatewayConfig) -> dict[str, Target]:
             read_timeout=p.read_timeout,
             connect_timeout=p.connect_timeout,
             extras=kind.extras,
+            kind=kind.name,
         )
     return targets
 
@@ -107,8 +115,12 @@ async def _clean_store(store: ImageStore, interval: float) -> None:
         await asyncio.sleep(interval)
 
 
-def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> GatewayMiddleware:
-    """The ASGI app. Raises ConfigError when the configuration cannot be served."""
+def create_app(
+    config: GatewayConfig, runtime: Runtime | None = None, *, span_exporter: SpanExporter | None = None
+) -> GatewayMiddleware:
+    """The ASGI app. Raises ConfigError when the configuration cannot be served.
+
+    ``span_exporter`` takes the spans instead of OTLP (and turns tracing on): for tests."""
     runtime = runtime or Runtime(config)
     targets = build_targets(config)
     router = build_router(config, targets)
@@ -120,6 +132,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        tracing.configure(config.tracing, exporter=span_exporter, version=__version__)
         up = config.upstream
         upstream = Upstream(
             max_connections=up.max_connections,
@@ -176,6 +189,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             if runtime.ledger is not None:
                 # After the requests and jobs: their records are the last ones in the buffer.
                 await asyncio.to_thread(runtime.ledger.close, LEDGER_CLOSE_SECONDS)
+            await asyncio.to_thread(tracing.shutdown)
 
     app = Litestar(
         route_handlers=[

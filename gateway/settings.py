@@ -43,6 +43,7 @@ __all__ = [
     "RouteTarget",
     "S3StorageSettings",
     "StorageSettings",
+    "TracingSettings",
     "UpstreamSettings",
     "UsageSettings",
     "VariationSettings",
@@ -328,6 +329,21 @@ class UsageSettings(Struct, frozen=True, forbid_unknown_fields=True):
             raise ValueError("usage.database_url must be a sqlite:/// or postgresql:// URL")
 
 
+class TracingSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    """OpenTelemetry traces over OTLP/HTTP; the standard ``OTEL_*`` variables apply too."""
+
+    #: Also on when OTEL_TRACES_EXPORTER=otlp or an OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is
+    #: set; OTEL_SDK_DISABLED=true turns it off whatever this says.
+    enabled: bool = False
+    #: The collector's traces URL; unset: the OTEL_EXPORTER_OTLP_* variables, else
+    #: http://localhost:4318/v1/traces.
+    endpoint: str | None = None
+    #: Unset: OTEL_SERVICE_NAME, else "image-gateway".
+    service_name: str | None = None
+    #: Share of new traces kept; a caller's sampled traceparent is always followed.
+    sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
+
+
 class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: Provider entries, each decoded as its ``kind``'s settings (see providers/registry.py).
     providers: dict[str, ProviderSettings]
@@ -356,6 +372,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     variations: VariationSettings = msgspec.field(default_factory=VariationSettings)
     masks: MaskSettings = msgspec.field(default_factory=MaskSettings)
     circuit_breaker: BreakerSettings = msgspec.field(default_factory=BreakerSettings)
+    tracing: TracingSettings = msgspec.field(default_factory=TracingSettings)
     #: Where returned images are copied before the answer is sent (kind: none, local or s3).
     storage: StorageSettings = msgspec.field(default_factory=NoStorage)
     usage: UsageSettings = msgspec.field(default_factory=UsageSettings)

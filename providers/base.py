@@ -103,6 +103,8 @@ class UpstreamCall:
     creates_task: bool = False
     #: The answer's text is the prompt the model used (returned as revised_prompt).
     revised_prompt: bool = False
+    #: The size the call asks for, in the upstream's own terms ("1024*1024", "2K"), if any.
+    size: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

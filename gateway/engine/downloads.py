@@ -11,6 +11,7 @@ import httpx
 
 from gateway.engine.gather import gather_or_cancel
 from gateway.engine.transport import translate_transport_errors
+from gateway.observability import tracing
 from gateway.settings import DownloadSettings
 from providers.errors import DownloadError
 from providers.images import sniff_format
@@ -49,11 +50,13 @@ async def fetch_image(
     """The image's bytes. Raises DownloadError (502) for any failure."""
     if url.startswith("data:"):
         return inline_image(url, settings)
-    try:
-        async with asyncio.timeout(settings.timeout_seconds):
-            data = b"".join([chunk async for chunk in stream_image(client, url, allowed, settings)])
-    except TimeoutError:
-        raise timed_out(settings) from None
+    with tracing.span("gateway.download", lambda: {"server.address": _host(url)}, client=True) as span:
+        try:
+            async with asyncio.timeout(settings.timeout_seconds):
+                data = b"".join([chunk async for chunk in stream_image(client, url, allowed, settings)])
+        except TimeoutError:
+            raise timed_out(settings) from None
+        span.set("gateway.bytes", len(data))
     if sniff_format(data) is None:
         raise DownloadError("result download does not hold a known image format")
     return data

@@ -8,12 +8,15 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
+import httpx
 import msgspec
 
 from gateway.engine.pacing import Pacer, wait_turn
 from gateway.engine.retry import Backoff
 from gateway.engine.transport import TransportError, Upstream
+from gateway.observability import tracing
 from gateway.observability.context import task_listener
 from gateway.observability.metrics import Metrics
 from gateway.settings import PacingSettings, UpstreamSettings
@@ -49,6 +52,8 @@ class Target:
     connect_timeout: float | None = None
     #: The provider parameters (``extra_body``) its kind takes from clients.
     extras: type[msgspec.Struct] = NoExtras
+    #: Its provider kind's name (``gen_ai.provider.name`` in traces).
+    kind: str = ""
 
 
 #: Upstream error codes are the upstream's words: the first this many distinct ones are
@@ -142,6 +147,7 @@ class Engine:
             return await self._with_retries(target, call, deadline, model, pacer, index)
         async with pacer.slot(deadline) as waited:
             self.metrics.of(self.metrics.queue_wait, target.name, model.id).observe(waited)
+            tracing.record_span("gateway.pacing.wait", waited, {"gateway.pacing": "concurrency"})
             return await self._with_retries(target, call, deadline, model, pacer, index)
 
     async def _with_retries(
@@ -224,10 +230,15 @@ class Engine:
         waited = await pacer.send_turn(deadline)
         if waited:
             self.metrics.of(self.metrics.queue_wait, target.name, model.id).observe(waited)
+            tracing.record_span("gateway.pacing.wait", waited, {"gateway.pacing": "rate"})
         cap = target.read_timeout or self.settings.read_timeout
         kind = "submit" if call.creates_task else "sync"
-        response = await self._send(target, call.request, model, kind, self._read_timeout(deadline, cap))
-        outcome = target.adapter.parse_result(call, response)
+        with tracing.span(f"upstream {kind}", lambda: _call_attributes(target, call), client=True) as span:
+            response = await self._send(target, call.request, model, kind, self._read_timeout(deadline, cap))
+            span.set("http.response.status_code", response.status)
+            outcome = target.adapter.parse_result(call, response)
+            if span.recording:
+                _describe(span, outcome)
         if isinstance(outcome, TaskRef):
             listener = task_listener.get()
             if listener is not None:
@@ -247,7 +258,10 @@ class Engine:
                 await asyncio.sleep(interval)
                 await self._poll_turn(target)
                 polls += 1
-                batch = await self._poll_once(target, call, task, request, deadline, model)
+                with tracing.span("upstream poll", partial(_poll_attributes, target, task, polls), client=True) as span:
+                    batch = await self._poll_once(target, call, task, request, deadline, model)
+                    if span.recording:
+                        _poll_outcome(span, batch)
                 if batch is _UNREADABLE:
                     failures += 1
                     if failures > self.settings.poll_error_limit:
@@ -263,3 +277,44 @@ class Engine:
                     failures = 0
         finally:
             self.metrics.of(self.metrics.task_polls, target.name, model.id).observe(polls)
+
+
+def _call_attributes(target: Target, call: UpstreamCall) -> tracing.Attributes:
+    return {
+        "http.request.method": call.request.method,
+        "server.address": httpx.URL(call.request.url).host,
+        "gen_ai.provider.name": target.kind or None,
+        "gateway.provider": target.name,
+        "gateway.images": call.n,
+        "gateway.size_sent": call.size,
+    }
+
+
+def _poll_attributes(target: Target, task: TaskRef, number: int) -> tracing.Attributes:
+    return {
+        "gen_ai.provider.name": target.kind or None,
+        "gateway.provider": target.name,
+        "gateway.task_id": task.task_id,
+        "gateway.poll": number,
+    }
+
+
+def _poll_outcome(span: tracing.Span, batch: ImageBatch | None) -> None:
+    if batch is _UNREADABLE:
+        span.set("gateway.task_status", "unknown")
+    elif batch is None:
+        span.set("gateway.task_status", "running")
+    else:
+        span.set("gateway.task_status", "done")
+        _describe(span, batch)
+
+
+def _describe(span: tracing.Span, outcome: ImageBatch | TaskRef) -> None:
+    """The upstream's own ids (its request id, a task id) and what it made: no URLs, no prompt."""
+    span.set("gateway.upstream_request_id", outcome.upstream_request_id)
+    if isinstance(outcome, TaskRef):
+        span.set("gateway.task_id", outcome.task_id)
+    else:
+        span.set("gateway.images_made", len(outcome.images))
+        if outcome.size:
+            span.set("gateway.size", f"{outcome.size[0]}x{outcome.size[1]}")

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.observability import tracing
 from gateway.observability.context import RequestContext, set_current_request
 from gateway.observability.logs import access_line
 from gateway.runtime import Runtime
@@ -65,6 +66,22 @@ def route_label(path: str) -> str:
     return "other"
 
 
+def _describe(span: tracing.Span, ctx: RequestContext, status: int) -> None:
+    """What the request became, on its server span (names and counts: no prompt, no key)."""
+    span.set("http.response.status_code", status)
+    span.set("gateway.request_id", ctx.request_id)
+    span.set("gen_ai.request.model", ctx.requested_model)
+    span.set("gen_ai.response.model", ctx.model)
+    span.set("gateway.provider", ctx.provider)
+    span.set("gateway.client", ctx.client)
+    span.set("gateway.images", ctx.images)
+    span.set("gateway.cache", ctx.cache)
+    if ctx.fallbacks:
+        span.set("gateway.fallbacks", ctx.fallbacks)
+    if status >= 400:
+        span.error(ctx.error_code, f"HTTP {status}")
+
+
 class GatewayMiddleware:
     def __init__(self, app: ASGIApp, runtime: Runtime) -> None:
         self.app = app
@@ -101,12 +118,16 @@ class GatewayMiddleware:
             self.runtime.in_flight += 1
             gauge = self.runtime.metrics.of(self.runtime.metrics.in_flight, route)
             gauge.inc()
-            try:
-                await self.app(scope, receive, send_wrapped)
-            finally:
-                self.runtime.in_flight -= 1
-                gauge.dec()
-                set_current_request(None)
+            with tracing.server_span(ctx.method, route, scope.get("headers", ())) as span:
+                try:
+                    await self.app(scope, receive, send_wrapped)
+                finally:
+                    self.runtime.in_flight -= 1
+                    gauge.dec()
+                    set_current_request(None)
+                    if span.recording:
+                        _describe(span, ctx, status)
+                        ctx.trace_id = tracing.trace_id()
         self._record(ctx, status, sent)
 
     async def _reject_draining(self, send: Send) -> None:
@@ -143,6 +164,8 @@ class GatewayMiddleware:
             fields["fallbacks"] = ctx.fallbacks
         if ctx.error_code:
             fields["error"] = ctx.error_code
+        if ctx.trace_id:
+            fields["trace_id"] = ctx.trace_id
         if ctx.prompt is not None and self.runtime.config.log_prompts:
             fields["prompt"] = ctx.prompt
         access_line(fields)

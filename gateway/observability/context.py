@@ -42,6 +42,8 @@ class RequestContext:
     currency: str | None = None
     #: Its usage record is written elsewhere: an async job writes one when it finishes.
     usage_deferred: bool = False
+    #: The request's trace (tracing on), for the log line.
+    trace_id: str | None = None
     #: The ASGI scope, read only when an answer needs the origin the client used.
     scope: Any = None
 

@@ -21,6 +21,7 @@ from gateway.engine.executor import Engine
 from gateway.engine.gather import gather_or_cancel
 from gateway.engine.pacing import QueueFull
 from gateway.http.auth import KeyRing
+from gateway.observability import tracing
 from gateway.observability.context import RequestContext, current_request
 from gateway.service.imagework import ImageWorkers
 from gateway.service.output import Output, encode_as, reported_quality
@@ -231,11 +232,27 @@ class ImageService:
     ) -> Served:
         ctx = current_request()
         waiting_from = time.monotonic()
+
+        def attributes() -> tracing.Attributes:
+            return {
+                "gen_ai.operation.name": tracing.DEFAULT_OPERATION,
+                "gen_ai.request.model": route.model.id,
+                "gen_ai.provider.name": route.target.kind or None,
+                "gateway.provider": route.target.name,
+                "gateway.images": plan.spec.n,
+                "gateway.size_sent": calls[0].size if calls else None,
+            }
+
         try:
-            batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
-            # Counted as soon as the upstream says what it made: billed, even if a download fails later.
-            self._count_cost(route, batches)
-            return await self._answer(route, batches, plan.output, owner, plan.spec.quality, len(plan.spec.images))
+            with tracing.span(f"{tracing.DEFAULT_OPERATION} {route.model.id}", attributes, client=True) as span:
+                batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
+                # Counted as soon as the upstream says what it made: billed, even if a download fails later.
+                self._count_cost(route, batches)
+                served = await self._answer(
+                    route, batches, plan.output, owner, plan.spec.quality, len(plan.spec.images)
+                )
+                span.set("gateway.images_made", len(served.response.data))
+                return served
         finally:
             if ctx is not None:
                 ctx.waiting_seconds += time.monotonic() - waiting_from

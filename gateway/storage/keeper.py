@@ -17,6 +17,7 @@ import httpx
 
 from gateway.engine.downloads import stream_image, timed_out
 from gateway.engine.gather import gather_or_cancel
+from gateway.observability import tracing
 from gateway.observability.metrics import Metrics
 from gateway.settings import DownloadSettings
 from gateway.storage.base import ImageStore, Owner, StoreFailed
@@ -76,7 +77,9 @@ class ResultKeeper:
                 started = time.monotonic()
                 try:
                     async with asyncio.timeout(self.downloads.timeout_seconds):
-                        name = await self._save(source(index), when, owner, index, metadata)
+                        with tracing.span("gateway.store", lambda: {"gateway.store": self.store.kind}) as span:
+                            name = await self._save(source(index), when, owner, index, metadata)
+                            span.set("gateway.object", name)
                 except TimeoutError:
                     self._count("failed")
                     raise timed_out(self.downloads) from None

@@ -247,8 +247,11 @@ def build_calls(base_url: str, model_id: str, upstream: str, entry: ModelEntry, 
     revised = entry.revised_prompt_text and spec.extras.get("prompt_extend") is True
     calls = []
     for n, done in _shares(entry, spec):
-        request = HttpRequest("POST", url, headers, msgspec.json.encode(_body(entry, upstream, spec, n, done)))
-        calls.append(UpstreamCall(request, n=n, creates_task=entry.is_async, revised_prompt=revised))
+        body = _body(entry, upstream, spec, n, done)
+        request = HttpRequest("POST", url, headers, msgspec.json.encode(body))
+        size = body.get("parameters", {}).get("size")
+        call = UpstreamCall(request, n=n, creates_task=entry.is_async, revised_prompt=revised, size=size and str(size))
+        calls.append(call)
     return calls
 
 
@@ -272,9 +275,8 @@ def build_compat_calls(
             body["image"] = list(spec.images) if len(spec.images) > 1 else spec.images[0]
         body.update({name: params[name] for name in _COMPAT_EXTRAS if name in params})
         headers = {"Content-Type": "application/json"}
-        calls.append(
-            UpstreamCall(HttpRequest("POST", base_url + COMPAT_IMAGES_PATH, headers, msgspec.json.encode(body)), n)
-        )
+        request = HttpRequest("POST", base_url + COMPAT_IMAGES_PATH, headers, msgspec.json.encode(body))
+        calls.append(UpstreamCall(request, n, size=body.get("size")))
     return calls
 
 

@@ -67,7 +67,7 @@ def images_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
         path = "/images/edits"
         body["images"] = [{"image_url": image} for image in spec.images]
     request = HttpRequest("POST", f"{base_url}{path}", _JSON, msgspec.json.encode(body), _answer_limit(spec.n))
-    return UpstreamCall(request, n=spec.n)
+    return UpstreamCall(request, n=spec.n, size=body.get("size"))
 
 
 def chat_call(base_url: str, model: str, spec: ImageSpec) -> UpstreamCall:
