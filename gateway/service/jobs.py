@@ -92,6 +92,12 @@ def job_view(record: JobRecord) -> JobView:
     return job
 
 
+def _job_context(record: JobRecord) -> None:
+    """The job's own request context, on this replica (its limits were applied at submit): it
+    collects what the images cost, for the job's usage record, however the job is finished."""
+    set_current_request(RequestContext(record.id, "POST", JOB_ROUTE, client=record.client, admitted=True))
+
+
 def _owner(record: JobRecord) -> Owner:
     """Stored images of a job are named by the job's id (the request that made it is long gone)."""
     return Owner(record.id, record.client, record.origin)
@@ -246,9 +252,7 @@ class JobService:
         route = plan.routes[0]
         record.provider, record.model_id = route.target.name, route.model.id
         record.calls = len(plan.calls(0))
-        # The job's own context (its limits were applied at submit): it collects what the
-        # images cost, for the job's usage record.
-        set_current_request(RequestContext(record.id, "POST", JOB_ROUTE, client=record.client, admitted=True))
+        _job_context(record)
         task_listener.set(note_task)
         try:
             served = await self.images.run(plan, owner=_owner(record))
@@ -281,6 +285,7 @@ class JobService:
         return record
 
     async def _resume(self, record: JobRecord) -> None:
+        _job_context(record)
         route = self.images.router.route_to(record.provider or "", record.model_id or "")
         tasks = sorted(record.tasks, key=lambda t: t.index)
         if route is None or not record.calls or len(tasks) < record.calls:

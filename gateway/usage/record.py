@@ -115,8 +115,8 @@ def for_job(
 ) -> UsageRecord:
     """An async job's one record, when it has succeeded or failed.
 
-    ``ctx`` is the job's own context when it ran here from the start (it holds the cost);
-    a job resumed on another replica is recorded without a cost estimate.
+    ``ctx`` is the job's own context on the replica finishing it (it holds the cost), whether
+    the job ran there from the start or was resumed there.
     """
     if ctx is None or ctx.request_id != job_id:
         ctx = RequestContext(job_id, "POST", JOB_ROUTE, client=client)

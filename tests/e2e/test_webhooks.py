@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -224,6 +225,45 @@ def test_a_delivery_pending_on_a_killed_replica_is_made_by_another(
     assert deliveries[1].headers["webhook-id"] == deliveries[0].headers["webhook-id"]
     assert event["data"] == job_of(second, response.json()["id"])
     assert 'gateway_webhook_deliveries_total{outcome="delivered"} 1.0' in httpx.get(second.url + "/metrics").text
+
+
+def test_a_job_resumed_on_another_replica_still_calls_back(
+    gateway_factory: GatewayFactory, redis_server: RedisServer, receiver: Receiver, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "usage.db"  # one SQLite ledger both replicas write to
+    extra = webhooks_config() + (
+        "jobs: {heartbeat_seconds: 0.3, stale_after_seconds: 1.5}\n"
+        f"usage: {{database_url: 'sqlite:///{ledger}', flush_seconds: 0.2}}\n"
+        'admin_key: "${ADMIN}"\n'
+    )
+    admin = new_key("adm-")
+    first, second = (
+        gateway_factory(extra=extra, WEBHOOK_SECRET=SECRET, REDIS_URL=redis_server.url, ADMIN=admin) for _ in "ab"
+    )
+    # wanx-v1: async, and priced in the catalog (0.16 CNY an image, Alibaba's own figure).
+    body = {"model": "wanx-v1", "prompt": "a long one [emu:latency=3]", "n": 1, "webhook_url": receiver.url}
+    response = httpx.post(first.url + "/v1/images/generations", json=body, headers=ASYNC, timeout=30)
+    assert response.status_code == 202
+    job_id = response.json()["id"]
+    time.sleep(0.6)  # the task exists upstream and is recorded
+    first.process.send_signal(signal.SIGKILL)  # dies with the job still running
+    first.process.wait()
+    deadline = time.monotonic() + 20
+    while job_of(second, job_id)["status"] == "running":  # asking about it makes the second take it over
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    event = verified(receiver.wait(1)[0])
+    assert event["type"] == "image.job.succeeded" and event["data"] == job_of(second, job_id)
+    # ... and its one usage record, written by the replica that finished it, has its cost.
+    deadline = time.monotonic() + 10
+    rows: list[dict[str, Any]] = []
+    while not rows and time.monotonic() < deadline:
+        time.sleep(0.2)
+        answer = httpx.get(
+            second.url + "/admin/usage", params={"group_by": "model"}, headers={"authorization": f"Bearer {admin}"}
+        )
+        rows = [r for r in answer.json()["data"] if r["model"] == "wanx-v1"]
+    assert [(r["requests"], r["images"], r["est_cost"], r["currency"]) for r in rows] == [(1, 1, 0.16, "CNY")]
 
 
 KEYED = """
