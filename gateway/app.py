@@ -14,6 +14,8 @@ from contextlib import asynccontextmanager
 
 from litestar import Litestar
 
+from gateway.console.gate import ConsoleGate
+from gateway.console.routes import CONSOLE_ROUTES
 from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
 from gateway.http.errors import EXCEPTION_HANDLERS
@@ -187,6 +189,7 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
             *FILE_ROUTES,
             *OPS_ROUTES,
             *USAGE_ROUTES,
+            *(CONSOLE_ROUTES if config.console.enabled else ()),
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -199,4 +202,5 @@ def create_app(config: GatewayConfig, runtime: Runtime | None = None) -> Gateway
     app.state.targets = targets
     app.state.router = router
     app.state.store = store
-    return GatewayMiddleware(app, runtime)
+    # The console's session lookup sits inside the middleware, so it runs within the request's context.
+    return GatewayMiddleware(ConsoleGate(app, runtime) if config.console.enabled else app, runtime)
