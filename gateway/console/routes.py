@@ -8,6 +8,7 @@ CSRF token; nothing rendered is a key (client keys appear by name, provider keys
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import time
 from importlib import resources
@@ -27,7 +28,7 @@ from gateway.runtime import Runtime
 from gateway.service.jobs import JobService
 from providers.errors import AuthenticationError
 
-__all__ = ["CONSOLE_ROUTES"]
+__all__ = ["CONSOLE_ROUTES", "address_bucket"]
 
 #: Jobs the jobs page lists (each one's images are fetched by the page itself).
 JOBS_SHOWN = 20
@@ -109,6 +110,18 @@ async def _form(request: Request[Any, Any, Any]) -> dict[str, str]:
     return {name: values[0] for name, values in fields.items() if values}
 
 
+def address_bucket(address: str) -> str:
+    """What login attempts are counted by: the IPv4 address, or the IPv6 /64 (one host's
+    usual share), so that rotating addresses inside one's own /64 gains nothing."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 6:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def _caller_for(ring: KeyRing, key: str) -> tuple[str | None, bool] | None:
     """(client name, admin) for a presented key, or None: one answer for every wrong key."""
     if key and ring.is_admin(f"Bearer {key}"):
@@ -148,10 +161,10 @@ async def login(request: Request[Any, Any, Any], state: State) -> Response[bytes
     expected = request.cookies.get(LOGIN_COOKIE) or ""
     if not expected or not same_token(form.get("csrf"), expected):
         return _error(state, 403, "Forbidden", "The login form expired: open the login page again.")
-    client_ip = request.scope.get("client") or ("-", 0)
+    client = request.scope.get("client") or ("-", 0)
     assert runtime.shared is not None
     limit = runtime.config.console.login_attempts_per_minute
-    wait = await runtime.shared.admit(f"console-login/{client_ip[0]}", limit, 60.0)
+    wait = await runtime.shared.admit(f"console-login/{address_bucket(client[0])}", limit, 60.0)
     if wait is not None:
         headers = {"retry-after": str(max(1, round(wait)))}
         return _page(

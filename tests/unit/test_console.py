@@ -7,6 +7,7 @@ import time
 
 from gateway.console.chart import MAX_BARS, bar_chart
 from gateway.console.guard import is_https, same_origin
+from gateway.console.routes import address_bucket
 from gateway.console.sessions import SessionStore, cookie_value
 from gateway.service.jobs import MAX_LISTED_JOBS, JobRecord, JobService
 from gateway.settings import JobSettings
@@ -80,3 +81,10 @@ def test_the_job_index_is_per_key_capped_and_newest_first() -> None:
         assert await jobs.recent(None) == []
 
     asyncio.run(run())
+
+
+def test_login_attempts_count_per_ipv4_address_or_ipv6_64() -> None:
+    assert address_bucket("127.0.0.1") == "127.0.0.1"
+    assert address_bucket("2001:db8:1:2:aaaa::1") == address_bucket("2001:db8:1:2:bbbb::9") == "2001:db8:1:2::/64"
+    assert address_bucket("2001:db8:1:3::1") != address_bucket("2001:db8:1:2::1")
+    assert address_bucket("testclient") == "testclient"
