@@ -123,10 +123,20 @@ def image_sizes(driver: Any, selector: str) -> list[tuple[int, int, str]]:
     return [(int(w), int(h), str(size)) for w, h, size in found]
 
 
-def generate(driver: Any, prompt: str, *, seed: str = "", models: tuple[str, ...] = MODELS, job: bool = False) -> None:
+def generate(
+    driver: Any,
+    prompt: str,
+    *,
+    seed: str = "",
+    models: tuple[str, ...] = MODELS,
+    job: bool = False,
+    keep_files: bool = False,
+) -> None:
+    """Fill the playground (a fresh one unless ``keep_files``) and submit it from the keyboard."""
     from selenium.webdriver.common.keys import Keys as Key
 
-    driver.get(driver.current_url.split("/console")[0] + "/console")
+    if not keep_files:
+        driver.get(driver.current_url.split("/console")[0] + "/console")
     wait_for(lambda: by_css(driver, 'input[name="model"]'), what="the model list from /v1/models")
     for box in by_css(driver, 'input[name="model"]'):
         if box.is_selected() != (box.get_attribute("value") in models):
@@ -245,3 +255,22 @@ def test_the_admin_sees_fingerprints_and_the_usage_chart(
     assert by_css(driver, 'nav a[href="/console/status"]')
     assert not accessibility_problems(driver)
     save(driver, "status")
+
+
+def test_a_reference_image_makes_it_an_edit(client_browser: Any, tmp_path: Path) -> None:
+    from tests.e2e.inputs import image_bytes
+
+    picture = tmp_path / "reference.png"
+    picture.write_bytes(image_bytes(512, 512))
+    driver = client_browser
+    driver.get(driver.current_url.split("/console")[0] + "/console")
+    wait_for(lambda: by_css(driver, "#images"), what="the file field")
+    # The drop zone is a real <input type=file>: keyboard and screen readers reach it too.
+    by_css(driver, "#images")[0].send_keys(str(picture))
+    assert "reference.png" in by_css(driver, "#picked")[0].text
+    generate(driver, "the same scene in winter", models=(MODELS[0],), keep_files=True)
+    col = by_css(driver, "#results .column")[0]
+    assert not col.find_elements("css selector", ".error"), col.text
+    (width, height, reported), *_ = image_sizes(driver, "#results img")
+    assert reported == f"{width}x{height}" == facts(col)["size"]
+    save(driver, "playground-edit")
