@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint typecheck unit bench clean redis-server postgresql node-sdk
+.PHONY: run test lint typecheck unit bench clean redis-server postgresql node-sdk chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.runtime: pyproject.toml
@@ -46,8 +46,14 @@ node-sdk:
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nodejs npm >/dev/null; }
 	@test -d tests/node/node_modules/openai || (cd tests/node && npm ci --no-audit --no-fund --silent)
 
-test: lint typecheck redis-server postgresql node-sdk  ## lint, type-check and run the whole suite
-	REQUIRE_NODE_SDK=1 $(BIN)/python -m pytest
+# The console's browser tests drive Debian's chromium through its chromedriver (Selenium; no browser download).
+chromium:
+	@test -x /usr/bin/chromedriver || { \
+	  echo "installing chromium and chromium-driver (Debian packages) for the console's browser tests"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver >/dev/null; }
+
+test: lint typecheck redis-server postgresql node-sdk chromium  ## lint, type-check and run the whole suite
+	REQUIRE_NODE_SDK=1 REQUIRE_BROWSER=1 $(BIN)/python -m pytest
 
 unit: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/unit

@@ -16,6 +16,8 @@ from typing import TYPE_CHECKING
 
 from litestar import Litestar
 
+from gateway.console.gate import ConsoleGate
+from gateway.console.routes import CONSOLE_ROUTES
 from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
 from gateway.http.errors import EXCEPTION_HANDLERS
@@ -201,6 +203,7 @@ def create_app(
             *FILE_ROUTES,
             *OPS_ROUTES,
             *USAGE_ROUTES,
+            *(CONSOLE_ROUTES if config.console.enabled else ()),
         ],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -213,4 +216,5 @@ def create_app(
     app.state.targets = targets
     app.state.router = router
     app.state.store = store
-    return GatewayMiddleware(app, runtime)
+    # The console's session lookup sits inside the middleware, so it runs within the request's context.
+    return GatewayMiddleware(ConsoleGate(app, runtime) if config.console.enabled else app, runtime)

@@ -29,6 +29,7 @@ __all__ = [
     "ChatSettings",
     "ClientKeySettings",
     "ConfigError",
+    "ConsoleSettings",
     "DownloadSettings",
     "GatewayConfig",
     "JobSettings",
@@ -344,6 +345,16 @@ class TracingSettings(Struct, frozen=True, forbid_unknown_fields=True):
     sample_ratio: Annotated[float, msgspec.Meta(ge=0, le=1)] = 1.0
 
 
+class ConsoleSettings(Struct, frozen=True, forbid_unknown_fields=True):
+    """The web console at /console (playground, jobs, and status for the admin)."""
+
+    enabled: bool = True
+    #: How long a console login lasts (kept in shared state, so every replica knows it).
+    session_ttl_seconds: Annotated[float, msgspec.Meta(ge=60, le=7 * 86400)] = 12 * 3600.0
+    #: Login attempts per client address per minute: slows key guessing.
+    login_attempts_per_minute: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 10
+
+
 class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: Provider entries, each decoded as its ``kind``'s settings (see providers/registry.py).
     providers: dict[str, ProviderSettings]
@@ -376,6 +387,7 @@ class GatewayConfig(Struct, frozen=True, forbid_unknown_fields=True):
     #: Where returned images are copied before the answer is sent (kind: none, local or s3).
     storage: StorageSettings = msgspec.field(default_factory=NoStorage)
     usage: UsageSettings = msgspec.field(default_factory=UsageSettings)
+    console: ConsoleSettings = msgspec.field(default_factory=ConsoleSettings)
     #: Estimated price per generated image, by model id (for the cost metric and the usage
     #: ledger): a number (currency "configured") or ``{amount, currency}``.
     prices: dict[str, float | PriceSetting] = {}

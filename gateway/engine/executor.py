@@ -104,6 +104,10 @@ class Engine:
             self._pacers[(target.name, model.id)] = pacer
         return pacer
 
+    def queues(self) -> list[tuple[str, str, int, int | None, float | None]]:
+        """Each pacer's (provider, model, requests waiting, concurrency, rps): read-only, for the console."""
+        return [(p, m, pacer.waiting, pacer.concurrency, pacer.rps) for (p, m), pacer in self._pacers.items()]
+
     async def _poll_turn(self, target: Target) -> None:
         # Keyed by the key itself: DashScope's 20 QPS task-query limit is per account key.
         key = target.api_key.fingerprint() if target.api_key else target.name

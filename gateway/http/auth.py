@@ -20,9 +20,29 @@ from gateway.settings import GatewayConfig
 from gateway.state import LocalState, SharedState
 from providers.errors import AuthenticationError, PermissionDenied, RateLimited
 
-__all__ = ["ClientKey", "KeyRing", "bearer_token", "require_admin", "require_client_key"]
+__all__ = [
+    "CONSOLE_SESSION",
+    "ClientKey",
+    "ConsoleCaller",
+    "KeyRing",
+    "bearer_token",
+    "console_caller",
+    "require_admin",
+    "require_client_key",
+]
 
 WINDOW_SECONDS = 60.0
+#: The ASGI scope entry where gateway/console puts the caller of a request that carried a
+#: console session cookie AND its CSRF token (never the cookie alone: that would be CSRF-able).
+CONSOLE_SESSION = "gateway.console_session"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleCaller:
+    """Who a console session is: a client key's name (None on a gateway without keys) or the admin."""
+
+    client: str | None
+    admin: bool = False
 
 
 class ClientRateLimited(RateLimited):
@@ -118,6 +138,12 @@ class KeyRing:
                 )
 
 
+def console_caller(scope: Any) -> ConsoleCaller | None:
+    """The console session gateway/console found on this request (cookie and CSRF token checked)."""
+    found = scope.get(CONSOLE_SESSION)
+    return found if isinstance(found, ConsoleCaller) else None
+
+
 def require_client_key(request: Request[Any, Any, Any]) -> ClientKey | None:
     """The calling key (None when no keys are configured); raises 401.
 
@@ -126,7 +152,15 @@ def require_client_key(request: Request[Any, Any, Any]) -> ClientKey | None:
     do (models, n, requests per minute) is checked where the model is known.
     """
     ring: KeyRing = request.app.state.keyring
-    client = ring.authenticate(request.headers.get("authorization"))
+    authorization = request.headers.get("authorization")
+    caller = None if authorization else console_caller(request.scope)
+    if caller is not None and not caller.admin and not ring.open:
+        # A console session counts as its key: same models, limits and ledger name.
+        client = ring.named(caller.client)
+        if client is None:
+            raise AuthenticationError("This console session's key is no longer configured: log in again")
+    else:
+        client = ring.authenticate(authorization)
     ctx = current_request()
     if ctx is not None and client is not None:
         ctx.client = client.name
@@ -138,5 +172,9 @@ def require_admin(request: Request[Any, Any, Any]) -> None:
     ring: KeyRing = request.app.state.keyring
     if ring.admin_digest is None:
         raise AuthenticationError("Admin endpoints are disabled: set GATEWAY_ADMIN_KEY (or admin_key in the config)")
-    if not ring.is_admin(request.headers.get("authorization")):
+    authorization = request.headers.get("authorization")
+    caller = None if authorization else console_caller(request.scope)
+    if caller is not None and caller.admin:
+        return
+    if not ring.is_admin(authorization):
         raise AuthenticationError("This endpoint needs the admin key")

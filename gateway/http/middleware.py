@@ -33,11 +33,17 @@ _EXACT_ROUTES = {
     "/metrics",
     "/admin/keys",
     "/admin/usage",
+    "/console",
+    "/console/login",
+    "/console/logout",
+    "/console/jobs",
+    "/console/status",
 }
 _PREFIX_ROUTES = (
     ("/v1/models/", "/v1/models/{id}"),
     ("/v1/images/jobs/", "/v1/images/jobs/{id}"),
     ("/v1/images/files/", "/v1/images/files/{name}"),
+    ("/console/static/", "/console/static/{name}"),
 )
 #: Probes and scrapes: counted nowhere and not logged, or they would drown the rest.
 _QUIET = {"/healthz", "/readyz", "/metrics"}

@@ -76,6 +76,8 @@ async def get_job(request: Request[Any, Any, Any], state: State, job_id: str) ->
     headers = {}
     if record.provider and record.status == "succeeded":
         headers = {"x-gateway-provider": record.provider, "x-gateway-model": record.model_id or record.model}
+        if record.result is not None and record.result.size:
+            headers["x-gateway-size"] = record.result.size
     return json_response(view(record), headers)
 
 

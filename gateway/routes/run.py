@@ -10,6 +10,7 @@ from litestar.response import Stream
 
 from gateway.http.disconnect import ClientGone, unless_client_leaves
 from gateway.http.sse import HEADERS
+from gateway.observability.context import current_request
 from gateway.service.images import ImageService, Served
 from gateway.service.plan import Plan
 from gateway.service.routing import Route
@@ -36,7 +37,17 @@ async def serve_images(request: Request[Any, Any, Any], service: ImageService, p
 
 
 def served_headers(served: Served) -> dict[str, str]:
-    return {"x-gateway-provider": served.route.target.name, "x-gateway-model": served.route.model.id}
+    headers = {"x-gateway-provider": served.route.target.name, "x-gateway-model": served.route.model.id}
+    # What a client (the console among them) can show: the size the answer has, where it came from.
+    if served.response.size:
+        headers["x-gateway-size"] = served.response.size
+    if served.size_sent:
+        headers["x-gateway-size-sent"] = served.size_sent
+    if served.cache:
+        headers["x-gateway-cache"] = served.cache
+    ctx = current_request()
+    headers["x-gateway-fallbacks"] = str(ctx.fallbacks if ctx else 0)
+    return headers
 
 
 async def json_body(request: Request[Any, Any, Any], type_: type[T]) -> tuple[bytes, T]:

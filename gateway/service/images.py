@@ -249,7 +249,13 @@ class ImageService:
                 # Counted as soon as the upstream says what it made: billed, even if a download fails later.
                 self._count_cost(route, batches)
                 served = await self._answer(
-                    route, batches, plan.output, owner, plan.spec.quality, len(plan.spec.images)
+                    route,
+                    batches,
+                    plan.output,
+                    owner,
+                    plan.spec.quality,
+                    len(plan.spec.images),
+                    calls[0].size if calls else None,
                 )
                 span.set("gateway.images_made", len(served.response.data))
                 return served
@@ -265,6 +271,7 @@ class ImageService:
         owner: Owner,
         quality: str | None,
         input_images: int,
+        size_sent: str | None = None,
     ) -> Served:
         images = [image for batch in batches for image in batch.images]
         urls = [image.url for image in images]
@@ -311,7 +318,7 @@ class ImageService:
             response.quality = reported_quality(quality, size)
             response.output_format = output.answer_format
             response.background = "transparent" if output.background == "transparent" else "opaque"
-        return Served(response, route)
+        return Served(response, route, size_sent=size_sent)
 
     def _count_cost(self, route: Route, batches: list[ImageBatch]) -> None:
         ctx = current_request()  # the request (or job) that made these images pays for them

@@ -38,6 +38,9 @@ __all__ = ["JobRecord", "JobService", "NotCancellable", "job_view"]
 
 log = logging.getLogger(__name__)
 
+#: Jobs :meth:`JobService.recent` remembers per client key.
+MAX_LISTED_JOBS = 50
+
 Status = Literal["running", "succeeded", "failed", "cancelled"]
 
 
@@ -175,8 +178,27 @@ class JobService:
         )
         await self._save(record)
         await self._beat(record.id)
+        await self._index(record)
         self._start(record, self._generate(record, plan))
         return record
+
+    async def _index(self, record: JobRecord) -> None:
+        """Remember the client's newest job ids (capped, with the jobs' TTL) for :meth:`recent`.
+
+        Read-modify-write: two replicas submitting for one key at the same instant may drop
+        one id from the index (never the job itself), an acceptable loss for a listing."""
+        key = f"jobs-of/{record.client or '-'}"
+        raw = await self.state.get(key)
+        ids = msgspec.json.decode(raw, type=list[str]) if raw else []
+        ids = [record.id, *(i for i in ids if i != record.id)][:MAX_LISTED_JOBS]
+        await self.state.put(key, msgspec.json.encode(ids), self.settings.ttl_seconds)
+
+    async def recent(self, client: str | None, limit: int = MAX_LISTED_JOBS) -> list[JobRecord]:
+        """This client's newest jobs still kept, newest first."""
+        raw = await self.state.get(f"jobs-of/{client or '-'}")
+        ids = msgspec.json.decode(raw, type=list[str])[:limit] if raw else []
+        found = [await self.load(job_id, client) for job_id in ids]
+        return [record for record in found if record is not None]
 
     def _start(self, record: JobRecord, work: Coroutine[Any, Any, None]) -> None:
         job = self.local[record.id] = _Local(record)

@@ -33,6 +33,8 @@ class Served:
     route: Route
     #: "hit", "miss", "bypass", "shared" (joined an identical request in flight) or None.
     cache: str | None = None
+    #: The size asked of the upstream, in its own terms ("1024*1024", "2K"), when known.
+    size_sent: str | None = None
 
 
 class AnswerSharing:
@@ -48,12 +50,13 @@ class AnswerSharing:
         self.flights = SingleFlight(config.cache.flight_grace_seconds)
 
     def _encode(self, served: Served) -> bytes:
-        return msgspec.json.encode(AnswerRecord(served.response, served.route.target.name, served.route.model.id))
+        route = served.route
+        return msgspec.json.encode(AnswerRecord(served.response, route.target.name, route.model.id, served.size_sent))
 
     def _decode(self, raw: bytes) -> Served | None:
         record = msgspec.json.decode(raw, type=AnswerRecord)
         route = self.router.route_to(record.provider, record.model)
-        return Served(record.response, route) if route else None
+        return Served(record.response, route, size_sent=record.size_sent) if route else None
 
     async def cached(self, key: str) -> Served | None:
         local = self.cache.get(key)

@@ -14,6 +14,7 @@ class AnswerRecord(msgspec.Struct, frozen=True):
     response: ImagesResponse
     provider: str
     model: str
+    size_sent: str | None = None
 
 
 class ErrorRecord(msgspec.Struct, frozen=True):

@@ -313,6 +313,8 @@ def test_optional_resources_are_off_by_default(chart_values: dict[str, Any]) -> 
         ({"webhooks": {"allowedHosts": "hooks.example.com"}}, "/webhooks/allowedHosts"),
         ({"webhooks": {"allowedHosts": ["https://hooks.example.com/x"]}}, "/webhooks/allowedHosts/0"),
         ({"usage": {"enabled": "yes"}}, "/usage/enabled"),
+        ({"console": {"enabled": "yes"}}, "/console/enabled"),
+        ({"console": {"sessionTtl": 60}}, "sessionTtl"),
         ({"usage": {"existingSecretKey": ""}}, "/usage/existingSecretKey"),
         ({"usage": {"databaseUrl": "postgresql://u:p@db/x"}}, "databaseUrl"),
         ({"preStopSleepSeconds": "10"}, "/preStopSleepSeconds"),
@@ -459,8 +461,9 @@ def test_too_short_grace_period_fails(chart: Any) -> None:
 def test_configmap_holds_config_from_values(default: Rendered, chart_values: dict[str, Any]) -> None:
     configmap = default.one("ConfigMap")
     config = yaml.safe_load(configmap["data"]["gateway.yaml"])
-    # The values' config, plus the usage ledger's switch and its URL as an ${ENV} reference.
-    assert config == {**chart_values["config"], "usage": {"enabled": True, "database_url": "${USAGE_DATABASE_URL}"}}
+    # The values' config, plus the usage ledger's switch and its URL as an ${ENV} reference, and the console off.
+    usage = {"enabled": True, "database_url": "${USAGE_DATABASE_URL}"}
+    assert config == {**chart_values["config"], "usage": usage, "console": {"enabled": False}}
     assert config["default_provider"] == "dashscope"
     assert config["providers"]["dashscope"]["api_key"] == "${DASHSCOPE_API_KEY}"
 
@@ -650,6 +653,18 @@ def test_usage_ledger_off_and_config_overrides(render: Any) -> None:
     own = render(with_keys({"config": {"usage": {"flush_seconds": 5, "enabled": False}}}))
     usage = yaml.safe_load(own.one("ConfigMap")["data"]["gateway.yaml"])["usage"]
     assert usage == {"flush_seconds": 5, "enabled": False, "database_url": "${USAGE_DATABASE_URL}"}
+
+
+def test_the_console_is_off_unless_turned_on(render: Any, default: Rendered) -> None:
+    def console(rendered: Rendered) -> Any:
+        return yaml.safe_load(rendered.one("ConfigMap")["data"]["gateway.yaml"])["console"]
+
+    assert console(default) == {"enabled": False}
+    assert console(render(with_keys({"console": {"enabled": True}}))) == {"enabled": True}
+    own = render(with_keys({"config": {"console": {"session_ttl_seconds": 3600}}, "console": {"enabled": True}}))
+    assert console(own) == {"session_ttl_seconds": 3600, "enabled": True}
+    kept = render(with_keys({"config": {"console": {"enabled": False}}, "console": {"enabled": True}}))
+    assert console(kept) == {"enabled": False}  # a config.console of your own wins
 
 
 def test_base_url_env_only_when_set(render: Any, default: Rendered) -> None:
