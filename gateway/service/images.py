@@ -36,7 +36,7 @@ from gateway.storage.base import Owner
 from gateway.storage.keeper import ResultKeeper
 from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
 from providers.base import ImageBatch, ImageSpec, Pricer, TaskRef, UpstreamCall
-from providers.errors import ApiError, ServiceUnavailable, UpstreamTimeout
+from providers.errors import ApiError, ServiceUnavailable, UpstreamError, UpstreamTimeout
 
 __all__ = ["MAX_N", "ImageService", "Served", "owner_of"]
 
@@ -57,6 +57,22 @@ def owner_of(ctx: RequestContext | None) -> Owner:
     if ctx is None:
         return Owner(f"req_{os.urandom(16).hex()}")
     return Owner(ctx.request_id, ctx.client, ctx.origin())
+
+
+def _made_then_lost(err: ApiError, batches: list[ImageBatch]) -> ApiError:
+    """An error met after the upstream made the images (fetching or storing them): they are
+    billed, so no other target may be asked for them and no client should retry."""
+    if not err.retryable and err.final:
+        return err
+    made = sum(len(batch.images) for batch in batches)
+    lost = UpstreamError(
+        f"The upstream made {made} image(s), but they could not be delivered: {err.message}",
+        code=err.code,
+        retryable=False,
+        evidence="unknown",
+    )
+    lost.final = True
+    return lost
 
 
 def _usage(batches: list[ImageBatch], input_images: int) -> ImagesUsage | None:
@@ -248,15 +264,13 @@ class ImageService:
                 batches = await self.engine.run_calls(route.target, calls, deadline, route.model)
                 # Counted as soon as the upstream says what it made: billed, even if a download fails later.
                 self._count_cost(route, batches)
-                served = await self._answer(
-                    route,
-                    batches,
-                    plan.output,
-                    owner,
-                    plan.spec.quality,
-                    len(plan.spec.images),
-                    calls[0].size if calls else None,
-                )
+                sent = calls[0].size if calls else None
+                try:
+                    served = await self._answer(
+                        route, batches, plan.output, owner, plan.spec.quality, len(plan.spec.images), sent
+                    )
+                except ApiError as err:
+                    raise _made_then_lost(err, batches) from None
                 span.set("gateway.images_made", len(served.response.data))
                 return served
         finally:

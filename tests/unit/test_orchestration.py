@@ -22,6 +22,7 @@ from gateway.http.auth import KeyRing
 from gateway.service.ask import ImageAsk
 from gateway.service.images import ImageService
 from gateway.service.jobs import JobService
+from gateway.service.output import Output
 from gateway.service.plan import plan_images
 from gateway.service.routing import Router
 from gateway.settings import (
@@ -29,12 +30,15 @@ from gateway.settings import (
     CacheSettings,
     GatewayConfig,
     JobSettings,
+    LocalStorageSettings,
     PacingSettings,
     RouteSettings,
     RouteTarget,
     UpstreamSettings,
 )
 from gateway.state import LocalState
+from gateway.storage.keeper import ResultKeeper
+from gateway.storage.local import LocalStore
 from providers.base import (
     GeneratedImage,
     HttpRequest,
@@ -47,6 +51,7 @@ from providers.base import (
 )
 from providers.errors import ApiError, ServiceUnavailable, UpstreamError
 from providers.kind import NoExtras, ProviderSettings
+from providers.secret import Secret
 
 pytestmark = pytest.mark.anyio
 FAST = UpstreamSettings(
@@ -188,6 +193,28 @@ async def test_an_answer_that_may_have_made_images_goes_nowhere_else() -> None:
     with pytest.raises(ApiError) as failed:
         await world.generate()
     assert failed.value.evidence == "unknown" and "not sent again" in failed.value.message
+    assert (world.posts("a.test"), world.posts("b.test")) == (1, 0)
+
+
+@pytest.mark.parametrize("response_format", ["b64_json", "url"])
+async def test_images_made_then_lost_in_download_go_nowhere_else(response_format: str, tmp_path: Any) -> None:
+    """The upstream made (and billed) the images; fetching them broke off. Another target would bill again."""
+
+    def a(request: httpx.Request) -> httpx.Response:
+        if request.method == "GET":
+            raise httpx.ReadError("connection reset mid-download", request=request)
+        return images("http://a.test/1.png")
+
+    world = World(by_host({"a.test": a, "b.test": lambda r: images("http://b.test/1.png")}))
+    for adapter in world.adapters.values():
+        adapter.download_allowed = lambda url: True  # type: ignore[method-assign]
+    if response_format == "url":  # storage on: url answers are downloaded into the store
+        store = LocalStore(LocalStorageSettings(directory=str(tmp_path), url_secret=Secret("s" * 32)))
+        world.service.keeper = ResultKeeper(store, world.upstream.client, world.config.downloads, world.service.metrics)
+    plan = await plan_images(world.service, ImageAsk("pic-ab", "p", 1, output=Output(response_format=response_format)))
+    with pytest.raises(ApiError) as failed:
+        await world.service.run(plan)
+    assert not failed.value.retryable and "made" in failed.value.message
     assert (world.posts("a.test"), world.posts("b.test")) == (1, 0)
 
 
