@@ -104,6 +104,8 @@ def test_state_changes_need_the_csrf_token_and_the_same_origin(console: Server) 
     # The login form too: without its token, or from another site.
     bare = httpx.Client(base_url=console.url)
     assert bare.post("/console/login", data={"key": CLIENT_KEY}).status_code == 403
+    too_many = {f"f{i}": "x" for i in range(9)}  # more fields than any console form: refused, never a 500
+    assert bare.post("/console/login", data={**too_many, "key": CLIENT_KEY}).status_code == 403
     form = bare.get("/console/login")
     csrf = form.text.split('name="csrf" value="')[1].split('"')[0]
     cross_site = {"sec-fetch-site": "cross-site"}
