@@ -3,8 +3,8 @@
 A host must be listed: on the client key's ``webhook_hosts`` or in ``webhooks.allowed_hosts``,
 exactly or by a ``*.example.com`` pattern (``*`` alone: any host). Its addresses are then
 resolved, and a loopback, private, link-local, multicast or unspecified one is refused unless
-that address, or the host name itself, is listed exactly: a pattern never opens the internal
-network. The check runs when the job is submitted and again before every attempt, whose
+that address itself is listed: neither a pattern nor a host name (whose DNS its owner may
+point anywhere) opens the internal network. The check runs when the job is submitted and again before every attempt, whose
 connection then goes to the very address that was checked (a DNS answer that changed in
 between, to point inside, is refused rather than followed).
 """
@@ -143,10 +143,10 @@ async def check(url: str, patterns: tuple[str, ...]) -> Target:
     addresses = await _resolve(host, parsed.port or (443 if parsed.scheme == "https" else 80))
     exact = {_literal(_normal(p)) for p in patterns} - {None}
     for address in addresses:
-        if internal_address(address) and listed != "exact" and _literal(address) not in exact:
+        if internal_address(address) and _literal(address) not in exact:
             # Every address, not just the first: a name answering with an internal one too is refused.
             raise WebhookNotAllowed(
                 f"The webhook host {host} resolves to an internal address, which is called only when "
-                "the host or the address is listed exactly"
+                "that address is listed exactly"
             )
     return Target(parsed, host, addresses)
