@@ -4,9 +4,9 @@ A host must be listed: on the client key's ``webhook_hosts`` or in ``webhooks.al
 exactly or by a ``*.example.com`` pattern (``*`` alone: any host). Its addresses are then
 resolved, and a loopback, private, link-local, multicast or unspecified one is refused unless
 that address itself is listed: neither a pattern nor a host name (whose DNS its owner may
-point anywhere) opens the internal network. The check runs when the job is submitted and again before every attempt, whose
-connection then goes to the very address that was checked (a DNS answer that changed in
-between, to point inside, is refused rather than followed).
+point anywhere) opens the internal network. The check runs when the job is submitted and
+again before every attempt, whose connection then goes to the very address that was checked
+(a DNS answer that changed in between, to point inside, is refused rather than followed).
 """
 
 from __future__ import annotations
