@@ -1,4 +1,4 @@
-"""Unit and property checks of the size rules, the PNG renderer and the task lanes."""
+"""Unit and property checks of the size rules, the PNG encoder and the task lanes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from PIL import Image
 
 from providers.dashscope.emulator.errors import EmuError
 from providers.dashscope.emulator.models import MODELS, REGION_MODELS, find_model
-from providers.dashscope.emulator.png import render_png
+from providers.dashscope.emulator.png import encode_png
 from providers.dashscope.emulator.rules import Endpoint
 from providers.dashscope.emulator.sizes import output_size, round16
 
@@ -70,13 +70,25 @@ def test_box_rules_accept_only_in_bounds_and_keep_the_size(width: int, height: i
         assert result == (width, height)
 
 
+COLOURS = st.integers(0, 0xFFFFFF)
+
+
 @settings(max_examples=40, deadline=None)
-@given(st.integers(1, 2500), st.integers(1, 2500), st.integers(0, 0xFFFFFF))
-def test_png_has_the_requested_size_and_colour(width: int, height: int, colour: int) -> None:
-    with Image.open(io.BytesIO(render_png(width, height, colour))) as img:
+@given(
+    st.integers(1, 2500),
+    st.lists(st.tuples(COLOURS, COLOURS, st.integers(1, 1500)), min_size=1, max_size=6),
+)
+def test_png_bands_decode_to_exactly_their_rows(width: int, bands: list[tuple[int, int, int]]) -> None:
+    # Two colours per row (left half, right half) so that a row is more than one repeated pixel.
+    rows = [
+        (left.to_bytes(3, "big") * (width // 2) + right.to_bytes(3, "big") * (width - width // 2), count)
+        for left, right, count in bands
+    ]
+    with Image.open(io.BytesIO(encode_png(width, rows))) as img:
         img.load()
-        assert img.size == (width, height)
-        assert img.getpixel((width - 1, height - 1)) == tuple(colour.to_bytes(3, "big"))
+        assert img.size == (width, sum(count for _, count in rows))
+        raw = img.tobytes()
+    assert raw == b"".join(row * count for row, count in rows)
 
 
 def test_round16_half_to_even() -> None:

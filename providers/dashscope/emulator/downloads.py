@@ -1,4 +1,4 @@
-"""GET on result URLs: a real PNG of the signed size, or the OSS-style refusals."""
+"""GET on result URLs: the request's picture (a real PNG of the signed size), or the OSS-style refusals."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
-from .png import render_png
+from .picture import render
 from .replies import request_id_of
 from .results import Denied, oss_error_xml
 from .state import emulator
@@ -21,9 +21,10 @@ async def download(owner: FromPath[str], name: FromPath[str], request: Request[A
         rid = request_id_of(request.scope)
         return Response(oss_error_xml(outcome, rid), status_code=outcome.status, media_type="application/xml")
     emu.stats.downloads += 1
-    if outcome.mode == "_html":
+    index, spec = outcome
+    if spec.mode == "_html":
         return Response(_HTML, status_code=200, media_type="text/html")
-    png = render_png(outcome.width, outcome.height, outcome.colour)
+    png = render(index, spec)
     return Response(png, status_code=200, media_type="image/png")
 
 

@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import zlib
+import hashlib
+import unicodedata
 from dataclasses import dataclass
 
 from .errors import MSG_INTERNAL, MSG_TIMEOUT
-from .results import ImageSpec
+from .results import MODEL_CHARS, PROMPT_CHARS, ImageSpec
 from .validation import Job
-
-# A small palette keeps the PNG cache effective while neighbouring images still differ.
-PALETTE: tuple[int, ...] = (
-    0x4E79A7,
-    0xF28E2B,
-    0xE15759,
-    0x76B7B2,
-    0x59A14F,
-    0xEDC948,
-    0xB07AA1,
-    0xFF9DA7,
-    0x9C755F,
-    0xBAB0AC,
-    0x1F77B4,
-    0x2CA02C,
-    0xD62728,
-    0x9467BD,
-    0x8C564B,
-    0x17BECF,
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,12 +20,19 @@ class Failure:
 Slot = ImageSpec | Failure
 
 
+def key_colour(job: Job, index: int) -> int:
+    """0xRRGGBB from the whole request: it seeds the picture, so prompts alike in their first characters
+    (all the caption shows) still differ, as do the n images of one request."""
+    text = f"{job.model}\0{job.prompt}\0{job.seed}\0{index}"
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=3).digest(), "big")
+
+
 def plan_slots(job: Job) -> tuple[Slot, ...]:
     faults = job.faults
     mode = "_broken" if faults.has("broken-url") else "_html" if faults.has("html-url") else ""
-    base = zlib.crc32(job.prompt.encode())
+    model, prompt = fold_text(job.model, MODEL_CHARS), fold_text(job.prompt_used, PROMPT_CHARS)
     images: list[Slot] = [
-        ImageSpec(job.width, job.height, PALETTE[(base + i) % len(PALETTE)], mode) for i in range(job.count)
+        ImageSpec(job.width, job.height, key_colour(job, i), mode, model, prompt, job.seed) for i in range(job.count)
     ]
     if faults.has("all-failed"):
         return tuple(Failure("InternalError", MSG_INTERNAL) for _ in images)
@@ -55,3 +43,21 @@ def plan_slots(job: Job) -> tuple[Slot, ...]:
 
 def successes(slots: tuple[Slot, ...]) -> list[tuple[int, ImageSpec]]:
     return [(i, slot) for i, slot in enumerate(slots) if isinstance(slot, ImageSpec)]
+
+
+def fold_text(text: str, limit: int) -> str:
+    """``text`` as at most ``limit`` printable ASCII characters: accents dropped, other letters ``?``."""
+    out: list[str] = []
+    for char in unicodedata.normalize("NFKD", text):
+        if unicodedata.combining(char):
+            continue
+        if char.isspace():
+            char = " "
+        elif not (" " <= char <= "~"):
+            char = "?"
+        if char == " " and (not out or out[-1] == " "):
+            continue
+        out.append(char)
+        if len(out) == limit:
+            break
+    return "".join(out).rstrip()

@@ -50,6 +50,7 @@ class Job:
     images: tuple[InputImage, ...]
     prompt_extend: bool
     interleave: bool = False
+    seed: int | None = None
 
 
 def validate(body: bytes, call: Call) -> Job:
@@ -91,6 +92,7 @@ def validate(body: bytes, call: Call) -> Job:
         if rule.kind is Kind.ZIMAGE
         else rule.prompt_extend and par.prompt_extend is not False,
         interleave=interleave,
+        seed=par.seed,
     )
 
 
