@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import openai
 import pytest
+from PIL import Image
 
 from providers.dashscope.catalog import load_catalog
 from providers.dashscope.sizes import map_size
@@ -153,3 +156,26 @@ def test_async_polling_reaches_the_result(client: openai.OpenAI) -> None:
     result = client.images.generate(model="wan2.5-t2i-preview", prompt="p [emu:latency=1.0]", size="1792x1024")
     assert result.data and result.data[0].url
     assert png_size_from_url(result.data[0].url) == (1792, 1024)
+
+
+def _pixels(image: openai.types.Image) -> Image.Image:
+    data = base64.b64decode(image.b64_json) if image.b64_json else httpx.get(image.url or "", timeout=30).content
+    with Image.open(io.BytesIO(data)) as decoded:
+        decoded.load()
+        return decoded.convert("RGB")
+
+
+@pytest.mark.parametrize(("model", "fmt"), [("qwen-image-2.0", "b64_json"), ("wanx2.1-t2i-turbo", "url")])
+def test_two_prompts_give_two_pictures_of_the_size(client: openai.OpenAI, model: str, fmt: str) -> None:
+    pictures = []
+    for prompt in ("a red fox in snow", "a blue whale at dawn"):
+        result = client.images.generate(model=model, prompt=prompt, size="1024x1024", response_format=fmt)  # type: ignore[arg-type]
+        assert result.data is not None and len(result.data) == 1
+        pictures.append(_pixels(result.data[0]))
+    assert [p.size for p in pictures] == [(1024, 1024), (1024, 1024)]
+    assert pictures[0].tobytes() != pictures[1].tobytes()
+    for picture in pictures:
+        # Many colours (a pattern, not a flat fill) and white caption text in the bottom band.
+        assert len(picture.getcolors(1 << 20) or []) >= 3
+        band = picture.crop((0, picture.height * 7 // 8, picture.width, picture.height))
+        assert (255, 255, 255) in {colour for _, colour in band.getcolors(1 << 20) or []}

@@ -54,9 +54,16 @@ checked in the contract's validation order: entitlement ones (``unpurchased``, `
 
 Result files
 ------------
-``{scheme}://{host}/results/{task or request id}/{index}_{W}x{H}_{RRGGBB}.png?Expires=<unix>&OSSAccessKeyId=
-<id>&Signature=<base64 HMAC-SHA1>`` on the host and port the client called. A GET renders a solid-colour PNG
-of exactly W by H; a bad signature, a missing query or a past ``Expires`` is a 403 OSS-style XML error.
+``{scheme}://{host}/results/{task or request id}/{index}_{W}x{H}_{RRGGBB}[.{caption}].png?Expires=<unix>&
+OSSAccessKeyId=<id>&Signature=<base64 HMAC-SHA1>`` on the host and port the client called. ``RRGGBB`` is a hash
+of the model, the whole prompt, the seed and the index; ``caption`` is the url-safe base64 of the msgpack
+``[model, first 60 characters of the prompt as ASCII, seed]``, so the URL stays short and the signature covers
+it. A GET renders a picture of exactly W by H: a pixel-art pattern seeded by ``RRGGBB`` (so requests and the n
+images of one request differ, and the same request always gives the same bytes) over a dark caption band with
+the model, ``W x H  #index  seed N`` and the start of the prompt in white, in Pillow's built-in bitmap font
+scaled with the image (about 33 px tall lines at 1024; lines are cut or dropped, prompt first, on small images).
+A path without the caption part is still served, with the size line only. A bad signature, a missing query or
+a past ``Expires`` is a 403 OSS-style XML error.
 
 Choices where the contract is silent
 ------------------------------------

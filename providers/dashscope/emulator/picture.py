@@ -1,7 +1,7 @@
 """The picture behind a result URL: a seeded pixel-art pattern with a caption saying which request made it.
 
 The pattern is drawn on a grid of at most 32 cells along the long side, in four colours derived from the
-image's key colour (itself a hash of model, prompt, seed and index, see ``plan.py``), and scaled up by whole
+image's key colour (a hash of model, prompt, seed and index, see ``plan.py``) and seeded by it, scaled up by whole
 cells. The caption band at the bottom carries the model id, ``W x H`` (with the index and seed) and the start
 of the prompt in Pillow's built-in bitmap font (6 by 11 pixels, ASCII), scaled by a whole factor with the
 image: whole-factor scaling keeps the text crisp and makes every font pixel row repeat, so the picture is a
@@ -24,7 +24,7 @@ from .results import ImageSpec
 
 RGB = tuple[int, int, int]
 
-#: Bytes of rendered PNGs kept; a 4096*4096 picture is a few hundred KB, a 1024*1024 one about 20 KB.
+#: Bytes of rendered PNGs kept: a 4096*4096 picture is about 70 KB, a 1024*1024 one about 13 KB.
 CACHE_BYTES = 64 * 1024 * 1024
 _CACHE: LRUCache[tuple[int, ImageSpec], bytes] = LRUCache(maxsize=CACHE_BYTES, getsizeof=len)
 
