@@ -67,12 +67,17 @@ class Server:
     def stop(self, timeout: float = 10) -> int:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            _wait_or_kill(self.process, timeout)
         return int(self.process.returncode)
+
+
+def _wait_or_kill(process: subprocess.Popen[bytes], timeout: float = 10) -> None:
+    """Wait for a process told to stop; kill it if it is still there after ``timeout``."""
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
@@ -185,11 +190,7 @@ class PostgresServer:
                 os.kill(int(pid_file.read_text().split()[0]), signal.SIGINT)
             except (OSError, ValueError, IndexError):
                 self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            _wait_or_kill(self.process)
         shutil.rmtree(self.root, ignore_errors=True)
 
 
@@ -265,11 +266,7 @@ class S3Server:
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.terminate()
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+            _wait_or_kill(self.process)
 
 
 def start_s3() -> S3Server:
