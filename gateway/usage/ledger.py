@@ -2,6 +2,9 @@
 
 A request only ever does ``put_nowait``: when the buffer is full the record is dropped,
 counted in ``gateway_usage_dropped_total{reason}`` and logged (at most every few seconds).
+The buffer is a deque the request side appends to and the writer drains: unlike
+``queue.Queue`` it does not wake the writer (a thread switch and a GIL handover) for every
+record, only when a batch is full or the flush interval has passed.
 The thread owns all database work (a synchronous SQLAlchemy engine): it applies the
 schema's migrations when it first reaches the database, and again until they succeed, so a
 database that is down at start stops nothing; a batch that cannot be written is retried a
@@ -11,9 +14,8 @@ buffered is written, for at most a few seconds.
 
 from __future__ import annotations
 
-import contextlib
+import collections
 import logging
-import queue
 import threading
 import time
 from typing import TYPE_CHECKING, Any
@@ -38,16 +40,18 @@ BACKOFF_MAX = 5.0
 #: Why records are lost: the buffer was full, the database refused the batch every time,
 #: or the process stopped before they were written.
 REASONS = ("buffer_full", "write_failed", "shutdown")
-#: Wakes the writer for a shutdown without waiting for its flush interval.
-_WAKE: Any = object()
 
 
 class Ledger:
     def __init__(self, settings: UsageSettings, metrics: Metrics) -> None:
         self.settings = settings
         self.metrics = metrics
-        self._queue: queue.Queue[UsageRecord] = queue.Queue(maxsize=settings.buffer)
+        self._buffer: collections.deque[UsageRecord] = collections.deque()
+        #: Set when a batch is full or on shutdown: the writer need not wait out its interval.
+        self._wake = threading.Event()
         self._stopping = threading.Event()
+        #: The insert in the driver's own SQL, and the field order of its positional parameters.
+        self._insert_sql: tuple[str, tuple[str, ...] | None] | None = None
         self._thread = threading.Thread(target=self._run, name="usage-ledger", daemon=True)
         self._engine: Engine | None = None
         self._engine_lock = threading.Lock()
@@ -64,14 +68,18 @@ class Ledger:
         if self._stopping.is_set():
             self._dropped("shutdown", 1)
             return
-        try:
-            self._queue.put_nowait(record)
-        except queue.Full:
+        buffer = self._buffer
+        # Only this (event-loop) side appends, so the length checked is never exceeded.
+        if len(buffer) >= self.settings.buffer:
             self._dropped("buffer_full", 1)
+            return
+        buffer.append(record)
+        if len(buffer) == self.settings.batch_size:
+            self._wake.set()
 
     @property
     def buffered(self) -> int:
-        return self._queue.qsize()
+        return len(self._buffer)
 
     # ------------------------------------------------------------------- lifecycle
 
@@ -81,11 +89,10 @@ class Ledger:
     def close(self, timeout: float = 5.0) -> None:
         """Write what is buffered, for at most ``timeout`` seconds; count the rest as dropped."""
         self._stopping.set()
-        with contextlib.suppress(queue.Full):  # a full buffer wakes the writer anyway
-            self._queue.put_nowait(_WAKE)
+        self._wake.set()
         if self._thread.is_alive():
             self._thread.join(timeout)
-        left = sum(1 for r in self._drain() if r is not _WAKE)
+        left = len(self._drain())
         if left:
             self._dropped("shutdown", left)
         if self._engine is not None and not self._thread.is_alive():
@@ -110,11 +117,24 @@ class Ledger:
             return self._engine
 
     def _insert(self, batch: list[UsageRecord]) -> None:
-        from gateway.usage.schema import usage_records
-
         engine = self.engine()
+        if self._insert_sql is None:
+            from sqlalchemy import bindparam
+
+            from gateway.usage.schema import usage_records
+
+            # Compiled once, in the driver's own parameter style: compiling the insert per
+            # batch and binding each row through SQLAlchemy cost more than the write.
+            fields = UsageRecord.__struct_fields__
+            compiled = usage_records.insert().values({f: bindparam(f) for f in fields}).compile(dialect=engine.dialect)
+            order = tuple(compiled.positiontup or ()) if compiled.positional else None
+            self._insert_sql = (str(compiled), order)
+        sql, order = self._insert_sql
+        rows: list[Any] = [msgspec.structs.asdict(r) for r in batch]
+        if order is not None:
+            rows = [tuple(row[f] for f in order) for row in rows]
         with engine.begin() as conn:
-            conn.execute(usage_records.insert(), [msgspec.structs.asdict(r) for r in batch])
+            conn.exec_driver_sql(sql, rows)
 
     # ---------------------------------------------------------------- writer thread
 
@@ -123,25 +143,18 @@ class Ledger:
             batch = self._next_batch()
             if batch:
                 self._write(batch)
-            elif self._stopping.is_set() and self._queue.empty():
+            elif self._stopping.is_set() and not self._buffer:
                 return
 
     def _next_batch(self) -> list[UsageRecord]:
-        wait = self.settings.flush_seconds
-        try:
-            first = self._queue.get(timeout=wait)
-        except queue.Empty:
-            return []
-        batch = [] if first is _WAKE else [first]
-        until = time.monotonic() + wait
-        while len(batch) < self.settings.batch_size:
-            remaining = 0.0 if self._stopping.is_set() else until - time.monotonic()
-            try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            if item is not _WAKE:
-                batch.append(item)
+        """Up to a batch of records: at once when a batch is waiting, else after the flush interval."""
+        if len(self._buffer) < self.settings.batch_size and not self._stopping.is_set():
+            self._wake.wait(self.settings.flush_seconds)
+        self._wake.clear()
+        batch: list[UsageRecord] = []
+        buffer = self._buffer
+        while buffer and len(batch) < self.settings.batch_size:
+            batch.append(buffer.popleft())
         return batch
 
     def _write(self, batch: list[UsageRecord]) -> None:
@@ -165,11 +178,9 @@ class Ledger:
 
     def _drain(self) -> list[UsageRecord]:
         items = []
-        while True:
-            try:
-                items.append(self._queue.get_nowait())
-            except queue.Empty:
-                return items
+        while self._buffer:
+            items.append(self._buffer.popleft())
+        return items
 
     # ------------------------------------------------------------------ accounting
 
