@@ -20,6 +20,7 @@ from gateway.console.gate import ConsoleGate
 from gateway.console.routes import CONSOLE_ROUTES
 from gateway.engine.executor import Engine, Target
 from gateway.engine.transport import Upstream
+from gateway.http.direct import DirectRoutes
 from gateway.http.errors import EXCEPTION_HANDLERS
 from gateway.http.middleware import GatewayMiddleware
 from gateway.observability import tracing
@@ -57,6 +58,14 @@ __version__ = _version("image-gateway")
 MAX_BODY_BYTES = 10 * 1024 * 1024
 #: Longest a shutdown waits for buffered usage records to be written.
 LEDGER_CLOSE_SECONDS = 5.0
+#: The API's busiest routes, dispatched without Litestar's per-request layers (gateway/http/direct.py).
+DIRECT_ROUTES = (
+    ("POST", "/v1/images/generations"),
+    ("POST", "/v1/images/edits"),
+    ("POST", "/v1/images/variations"),
+    ("POST", "/v1/chat/completions"),
+    ("POST", "/v1/responses"),
+)
 
 
 def build_targets(config: GatewayConfig) -> dict[str, Target]:
@@ -216,5 +225,6 @@ def create_app(
     app.state.targets = targets
     app.state.router = router
     app.state.store = store
+    direct = DirectRoutes(app, DIRECT_ROUTES, EXCEPTION_HANDLERS)
     # The console's session lookup sits inside the middleware, so it runs within the request's context.
-    return GatewayMiddleware(ConsoleGate(app, runtime) if config.console.enabled else app, runtime)
+    return GatewayMiddleware(ConsoleGate(direct, runtime) if config.console.enabled else direct, runtime)
