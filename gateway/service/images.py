@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import io
 import os
 import time
 from collections.abc import Sequence
+from typing import cast
 
 import httpx
 from PIL import Image
@@ -42,6 +44,12 @@ __all__ = ["MAX_N", "ImageService", "Served", "owner_of"]
 
 #: Input images beyond this many bytes are hashed off the event loop.
 _HASH_INLINE_LIMIT = 1024 * 1024
+
+
+@functools.cache
+def _prices(adapter: type) -> bool:
+    # Checking a runtime Protocol walks its attributes: once per adapter class, not per request.
+    return issubclass(adapter, Pricer)
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
@@ -110,6 +118,7 @@ class ImageService:
         self.sharing = AnswerSharing(config, router, state or LocalState(), replica)
         #: Copies every returned image into the result store (storage configured), else None.
         self.keeper = keeper
+        self._circuit_shown: dict[tuple[str, str], int] = {}
         self._breakers: dict[tuple[str, str], Breaker] = {}
 
     def breaker(self, route: Route) -> Breaker:
@@ -241,7 +250,11 @@ class ImageService:
             breaker.success()  # the upstream answered (a 4xx is about the request)
 
     def _circuit_metric(self, route: Route, breaker: Breaker) -> None:
-        self.metrics.of(self.metrics.circuit, route.target.name, route.model.id).set(int(breaker.state))
+        labels = (route.target.name, route.model.id)
+        state = int(breaker.state)
+        if self._circuit_shown.get(labels) != state:  # a gauge keeps its value: set it when it changes
+            self._circuit_shown[labels] = state
+            self.metrics.of(self.metrics.circuit, *labels).set(state)
 
     async def _serve_at(
         self, route: Route, calls: list[UpstreamCall], plan: Plan, owner: Owner, deadline: float
@@ -346,10 +359,10 @@ class ImageService:
                 ctx.add_cost(per_image * made, currency)
             return
         adapter = route.target.adapter
-        if not isinstance(adapter, Pricer):
+        if not _prices(type(adapter)):
             return
         for batch in batches:
-            cost = adapter.estimate(route.model.id, batch)
+            cost = cast(Pricer, adapter).estimate(route.model.id, batch)
             if cost is not None:
                 self.metrics.of(self.metrics.cost, *labels, cost.currency).inc(cost.amount)
                 if ctx is not None:

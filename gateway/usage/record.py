@@ -62,8 +62,15 @@ class UsageSink(Protocol):
         """Take the record without blocking; it may be dropped (and counted), never waited for."""
 
 
+_day: tuple[int, str] = (-1, "")
+
+
 def utc_day(ts: float) -> str:
-    return time.strftime("%Y-%m-%d", time.gmtime(ts))
+    global _day
+    number = int(ts // 86400)
+    if number != _day[0]:  # strftime once a day (per process), not once a record
+        _day = (number, time.strftime("%Y-%m-%d", time.gmtime(ts)))
+    return _day[1]
 
 
 def pixels_of(size: str | None, images: int) -> int:
