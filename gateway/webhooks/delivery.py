@@ -75,22 +75,31 @@ class Webhooks:
         self.metrics = metrics
         self.keyring = keyring
         self.key = signing.secret_key(settings.secret.reveal()) if settings.secret else None
-        # Its own client: short timeouts, no redirects (a 3xx is a failed attempt, never a hop to
-        # an unchecked host), no proxy from the environment (the checked address is connected to),
-        # and no kept connections: one is opened to an address for one host name and its TLS name,
-        # and must not carry another host's request.
-        self.client = httpx.AsyncClient(
-            follow_redirects=False,
-            trust_env=False,
-            timeout=httpx.Timeout(settings.timeout_seconds, connect=min(5.0, settings.timeout_seconds)),
-            limits=httpx.Limits(max_connections=settings.concurrency, max_keepalive_connections=0),
-        )
+        self._client: httpx.AsyncClient | None = None
         self.lease = settings.timeout_seconds + targets.RESOLVE_TIMEOUT + 30.0
         self.sending: set[asyncio.Task[None]] = set()
         self.wake = asyncio.Event()
         self.loop: asyncio.Task[None] | None = None
         #: Told the job id of each delivered webhook (its result reached the client).
         self.on_delivered: Callable[[str], None] | None = None
+
+    @property
+    def client(self) -> httpx.AsyncClient:
+        """Made on first delivery: building its TLS context took a tenth of the gateway's start.
+
+        Its own client: short timeouts, no redirects (a 3xx is a failed attempt, never a hop to
+        an unchecked host), no proxy from the environment (the checked address is connected to),
+        and no kept connections: one is opened to an address for one host name and its TLS name,
+        and must not carry another host's request."""
+        if self._client is None:
+            timeout = self.settings.timeout_seconds
+            self._client = httpx.AsyncClient(
+                follow_redirects=False,
+                trust_env=False,
+                timeout=httpx.Timeout(timeout, connect=min(5.0, timeout)),
+                limits=httpx.Limits(max_connections=self.settings.concurrency, max_keepalive_connections=0),
+            )
+        return self._client
 
     @property
     def enabled(self) -> bool:
@@ -253,4 +262,5 @@ class Webhooks:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        await self.client.aclose()
+        if self._client is not None:
+            await self._client.aclose()
