@@ -56,17 +56,27 @@ class DashScopeAdapter:
         self.base_url = base_url.rstrip("/")
         self.catalog = catalog or load_catalog()
         self._own_origin = origin(self.base_url)
+        # The catalog never changes: what a name resolves to is worked out once. Only names the
+        # catalog knows are kept (a bounded set), never whatever else clients send.
+        self._found: dict[str, tuple[str, str, ModelEntry]] = {}
+        self._infos: dict[str, ModelInfo] = {}
 
     def __repr__(self) -> str:
         return f"DashScopeAdapter(region={self.region!r}, base_url={self.base_url!r})"
 
     def _lookup(self, model: str) -> tuple[str, str, ModelEntry] | None:
+        known = self._found.get(model)
+        if known is not None:
+            return known
         found = self.catalog.find(model)
         if found is None:
             return None
         model_id, entry = found
         upstream = entry.names.get(self.region)
-        return (model_id, upstream, entry.in_region(self.region)) if upstream else None
+        if not upstream:
+            return None
+        known = self._found[model] = (model_id, upstream, entry.in_region(self.region))
+        return known
 
     def _info(self, model_id: str, upstream: str, entry: ModelEntry) -> ModelInfo:
         rate = entry.rate
@@ -86,8 +96,13 @@ class DashScopeAdapter:
         )
 
     def resolve(self, model: str) -> ModelInfo | None:
-        found = self._lookup(model)
-        return self._info(*found) if found else None
+        info = self._infos.get(model)
+        if info is None:
+            found = self._lookup(model)
+            if found is None:
+                return None
+            info = self._infos[model] = self._info(*found)
+        return info
 
     def models(self) -> list[ModelInfo]:
         return [
