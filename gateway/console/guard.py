@@ -13,6 +13,8 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
+from gateway.http.headers import header
+
 __all__ = ["SECURITY_HEADERS", "header", "is_https", "same_origin"]
 
 #: No inline script or style anywhere; images only from here or data:/blob: URLs (the
@@ -28,13 +30,6 @@ SECURITY_HEADERS = {
     "x-frame-options": "DENY",
     "cache-control": "no-store",
 }
-
-
-def header(scope: Any, name: bytes) -> str | None:
-    for key, value in scope.get("headers", ()):
-        if key == name:
-            return str(value.decode("latin-1"))
-    return None
 
 
 def is_https(scope: Any) -> bool:

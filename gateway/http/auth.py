@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar import Request
 
+from gateway.http.headers import header
 from gateway.observability.context import current_request
 from gateway.settings import GatewayConfig
 from gateway.state import LocalState, SharedState
@@ -152,7 +153,7 @@ def require_client_key(request: Request[Any, Any, Any]) -> ClientKey | None:
     do (models, n, requests per minute) is checked where the model is known.
     """
     ring: KeyRing = request.app.state.keyring
-    authorization = request.headers.get("authorization")
+    authorization = header(request.scope, b"authorization")
     caller = None if authorization else console_caller(request.scope)
     if caller is not None and not caller.admin and not ring.open:
         # A console session counts as its key: same models, limits and ledger name.

@@ -14,6 +14,7 @@ from litestar import Request, Response, post
 from litestar.datastructures import State
 
 from gateway.http.auth import require_client_key
+from gateway.http.headers import header
 from gateway.http.multipart import read_form
 from gateway.http.responses import CLIENT_CLOSED, LARGE_BODY_BYTES, json_response
 from gateway.routes.image_stream import image_stream
@@ -58,7 +59,7 @@ async def _answer(
 
 async def _read(request: Request[Any, Any, Any]) -> tuple[ImageAsk, str | None]:
     """The edit, and its webhook once accepted (before any input image is looked at)."""
-    if media_type(request.headers.get("content-type", "")) in FORM_TYPES:
+    if media_type(header(request.scope, b"content-type") or "") in FORM_TYPES:
         form = await read_form(request)
         edit = convert_form(form.fields, EditRequest)
         webhook = await accept_webhook(request, edit.webhook_url, edit.stream)

@@ -8,6 +8,7 @@ from litestar import Request, Response, delete, get
 from litestar.datastructures import State
 
 from gateway.http.auth import require_client_key
+from gateway.http.headers import header
 from gateway.http.responses import json_response
 from gateway.observability.context import current_request
 from gateway.service.jobs import JobRecord, JobService
@@ -27,7 +28,7 @@ class JobNotFound(ApiError):
 
 def prefers_async(request: Request[Any, Any, Any]) -> bool:
     """RFC 7240 ``Prefer: respond-async``."""
-    return any(p.strip().lower() == "respond-async" for p in request.headers.get("prefer", "").split(","))
+    return any(p.strip().lower() == "respond-async" for p in (header(request.scope, b"prefer") or "").split(","))
 
 
 async def accept_webhook(request: Request[Any, Any, Any], url: str | None, stream: bool | None) -> str | None:

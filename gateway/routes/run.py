@@ -9,6 +9,7 @@ from litestar import Request
 from litestar.response import Stream
 
 from gateway.http.disconnect import ClientGone, unless_client_leaves
+from gateway.http.headers import header
 from gateway.http.sse import HEADERS
 from gateway.observability.context import current_request
 from gateway.service.images import ImageService, Served
@@ -23,7 +24,7 @@ __all__ = ["event_stream", "json_body", "serve_images", "served_headers", "wants
 
 def wants_cache(request: Request[Any, Any, Any]) -> bool:
     """``Cache-Control: no-cache`` (or no-store) asks for a fresh image."""
-    directives = request.headers.get("cache-control", "").lower()
+    directives = (header(request.scope, b"cache-control") or "").lower()
     return "no-cache" not in directives and "no-store" not in directives
 
 
@@ -52,7 +53,7 @@ def served_headers(served: Served) -> dict[str, str]:
 
 async def json_body(request: Request[Any, Any, Any], type_: type[T]) -> tuple[bytes, T]:
     """The request's JSON body, as bytes and decoded (415 for another content type, 400 for bad JSON)."""
-    require_json(request.headers.get("content-type", ""))
+    require_json(header(request.scope, b"content-type") or "")
     body = await request.body()
     return body, decode_request(body, type_)
 

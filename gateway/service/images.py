@@ -60,11 +60,12 @@ def _image_size(data: bytes) -> tuple[int, int] | None:
         return None
 
 
-def owner_of(ctx: RequestContext | None) -> Owner:
-    """Whose images these are, for the store: the request's id, client key name and origin."""
+def owner_of(ctx: RequestContext | None, *, stored: bool = True) -> Owner:
+    """Whose images these are, for the store: the request's id, client key name and origin
+    (looked up only when there is a store to build URLs for)."""
     if ctx is None:
         return Owner(f"req_{os.urandom(16).hex()}")
-    return Owner(ctx.request_id, ctx.client, ctx.origin())
+    return Owner(ctx.request_id, ctx.client, ctx.origin() if stored else None)
 
 
 def _made_then_lost(err: ApiError, batches: list[ImageBatch]) -> ApiError:
@@ -162,7 +163,7 @@ class ImageService:
         ``owner`` names the stored images; default: the current request."""
         ctx = current_request()
         if owner is None:
-            owner = owner_of(ctx)
+            owner = owner_of(ctx, stored=self.keeper is not None)
         spec = plan.spec
         key = await self._fingerprint(plan.name, spec, plan.output)
         sharing = self.sharing
