@@ -13,11 +13,14 @@ import io
 import re
 import warnings
 from dataclasses import dataclass
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from providers.base import ModelInfo
 from providers.errors import InvalidRequest
+
+# Pillow is imported where an image is looked at: 2 MiB an idle gateway does not hold.
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = [
     "MIME_TYPES",
@@ -106,6 +109,8 @@ def _complete(data: bytes, fmt: str) -> bool:
     broken image (billed or refused there). Decoding it to be sure would cost width x
     height x 4 bytes; these checks cost nothing.
     """
+    from PIL import Image
+
     if fmt == "JPEG":
         return data.rstrip(b"\x00\r\n ").endswith(b"\xff\xd9")  # the end-of-image marker
     if fmt == "WEBP":
@@ -136,6 +141,8 @@ def _complete(data: bytes, fmt: str) -> bool:
 
 def inspect_image(data: bytes, *, label: str, param: str = "image") -> InputImage:
     """Format, dimensions and alpha from the header; the file checked whole. Raises InvalidRequest."""
+    from PIL import Image
+
     fmt = sniff_format(data)
     if fmt is None:
         raise _bad(f"{label} is not a PNG, JPEG, WEBP or BMP image", param)
@@ -171,6 +178,8 @@ def _check(image: InputImage, limits: ImageLimits, label: str, param: str) -> No
 
 def onto_white(image: Image.Image) -> Image.Image:
     """The image composited onto white, without an alpha channel."""
+    from PIL import Image
+
     rgba = image.convert("RGBA")
     background = Image.new("RGB", rgba.size, _WHITE)
     background.paste(rgba, mask=rgba.getchannel("A"))
@@ -190,6 +199,8 @@ def encode_opaque(image: Image.Image, max_bytes: int | None = None) -> tuple[byt
 
 def flatten_alpha(image: InputImage, *, max_bytes: int | None = None) -> InputImage:
     """The image composited onto white without an alpha channel (PNG, or JPEG when PNG is too big)."""
+    from PIL import Image
+
     with Image.open(io.BytesIO(image.data), formats=[image.format]) as img:
         flat = onto_white(img)
     data, fmt = encode_opaque(flat, max_bytes)

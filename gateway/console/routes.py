@@ -8,14 +8,14 @@ CSRF token; nothing rendered is a key (client keys appear by name, provider keys
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import secrets
 import time
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie, State
 from litestar.response import Redirect
@@ -28,6 +28,9 @@ from gateway.runtime import Runtime
 from gateway.service.jobs import JobService
 from providers.errors import AuthenticationError
 
+if TYPE_CHECKING:
+    from jinja2 import Environment
+
 __all__ = ["CONSOLE_ROUTES", "address_bucket"]
 
 #: Jobs the jobs page lists (each one's images are fetched by the page itself).
@@ -37,12 +40,21 @@ LOGIN_BODY_BYTES = 8 * 1024
 LOGIN_FORM_SECONDS = 3600
 LOGIN_FAILED = "Login failed: that key was not accepted."
 
-_TEMPLATES = Environment(
-    loader=PackageLoader("gateway.console", "templates"),
-    autoescape=select_autoescape(default=True, default_for_string=True),
-    undefined=StrictUndefined,
-)
-_TEMPLATES.filters["utc"] = lambda seconds: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+
+@functools.cache
+def _templates() -> Environment:
+    """Built on the first page asked for: Jinja2 costs an API-only gateway nothing."""
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+    templates = Environment(
+        loader=PackageLoader("gateway.console", "templates"),
+        autoescape=select_autoescape(default=True, default_for_string=True),
+        undefined=StrictUndefined,
+    )
+    templates.filters["utc"] = lambda seconds: time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(seconds))
+    return templates
+
+
 _STATIC = {
     "console.css": "text/css; charset=utf-8",
     "console.js": "text/javascript; charset=utf-8",
@@ -80,7 +92,7 @@ def _page(
 ) -> Response[bytes]:
     ring: KeyRing = state.keyring
     context.setdefault("page", "")
-    html = _TEMPLATES.get_template(template).render(session=session, open_gateway=ring.open, **context)
+    html = _templates().get_template(template).render(session=session, open_gateway=ring.open, **context)
     return Response(
         html.encode(),
         status_code=code,

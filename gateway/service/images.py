@@ -12,10 +12,9 @@ import io
 import os
 import time
 from collections.abc import Sequence
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpx
-from PIL import Image
 
 from gateway.engine.breaker import Breaker
 from gateway.engine.downloads import b64, fetch_all_b64
@@ -40,6 +39,9 @@ from gateway.wire.images import ImageData, ImagesResponse, ImagesUsage
 from providers.base import ImageBatch, ImageSpec, Pricer, TaskRef, UpstreamCall
 from providers.errors import ApiError, ServiceUnavailable, UpstreamError, UpstreamTimeout
 
+if TYPE_CHECKING:
+    pass
+
 __all__ = ["MAX_N", "ImageService", "Served", "owner_of"]
 
 #: Input images beyond this many bytes are hashed off the event loop.
@@ -53,6 +55,8 @@ def _prices(adapter: type) -> bool:
 
 
 def _image_size(data: bytes) -> tuple[int, int] | None:
+    from PIL import Image
+
     try:
         with Image.open(io.BytesIO(data)) as image:  # reads the header only
             return image.size

@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import base64
 import io
-
-from PIL import Image, ImageOps
+from typing import TYPE_CHECKING
 
 from providers.errors import InvalidRequest
 from providers.images import MIME_TYPES, encode_opaque, inspect_image, onto_white
+
+# Pillow is imported where an image is looked at: 2 MiB an idle gateway does not hold.
+if TYPE_CHECKING:
+    from PIL import Image
 
 __all__ = ["MaskedImage", "translate_mask"]
 
@@ -38,6 +41,8 @@ class MaskedImage:
 
 
 def _open(data: bytes, label: str, param: str) -> Image.Image:
+    from PIL import Image, ImageOps
+
     info = inspect_image(data, label=label, param=param)  # format, completeness, decompression bombs
     if info.width * info.height > _MAX_PIXELS:
         raise InvalidRequest(f"{label} is {info.width}x{info.height}: too large", param=param, code="invalid_image")
@@ -84,6 +89,8 @@ def _fit(size: tuple[int, int], sides: tuple[int, int]) -> tuple[int, int]:
 
 def translate_mask(image_data: bytes, mask_data: bytes, sides: tuple[int, int], max_bytes: int) -> MaskedImage:
     """The image and its DashScope mask, as data URIs of the same size within ``sides``."""
+    from PIL import Image
+
     mask = _open(mask_data, "The mask", "mask")
     if "A" not in mask.getbands() and "transparency" not in mask.info:
         raise InvalidRequest(

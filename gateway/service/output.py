@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
-
-from PIL import Image
+from typing import TYPE_CHECKING
 
 from gateway.wire.images import EditRequest, ImageOptions
 from providers.base import ModelInfo
 from providers.errors import UnsupportedParameter, UpstreamError
 from providers.images import sniff_format
+
+if TYPE_CHECKING:
+    pass
 
 __all__ = [
     "GPT_IMAGE_MODELS",
@@ -117,6 +119,8 @@ def check_background(output: Output, info: ModelInfo) -> None:
 
 def encode_as(blob: bytes, fmt: str, compression: int | None) -> bytes:
     """The image in ``fmt`` (png, jpeg, webp), re-encoded only when it is not already so."""
+    from PIL import Image
+
     pillow = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}[fmt]
     if sniff_format(blob) == pillow and (compression is None or fmt == "png"):
         return blob
