@@ -1,94 +1,462 @@
-"""What the gateway adds on top of a direct DashScope call, measured in one run.
+"""What the gateway adds on top of a direct DashScope call, all figures from one run.
 
-Starts the DashScope emulator and the gateway as real processes on loopback and
-drives both with the same aiohttp load generator:
+The upstream is nginx with the echo module answering DashScope's sync call (instantly,
+or after 2 s for the in-flight cases): ``apt-get install nginx libnginx-mod-http-echo``.
+The load generator is wrk (``apt-get install wrk``) with a Lua script that makes every
+prompt distinct, since identical requests in flight share one upstream call. The
+in-flight cases use an aiohttp client, the same one for the direct and gateway sides.
 
-1. a sync model (qwen-image-2.0) with zero upstream latency, at concurrency 1
-   and 32: requests per second and added p50/p99 latency, gateway vs direct;
-2. 1,000 requests in flight at once against a 2-second upstream: time to finish,
-   failures and the gateway's peak RSS, gateway vs direct.
+Sides:
 
-Direct and gateway rounds alternate (A/B/A/B) and the medians are compared, so
-a noisy neighbour hits both sides alike. Run: ``make bench`` or
-``.venv/bin/python bench/overhead.py``.
+* **direct**: the load generator calling nginx itself;
+* **floor**: a bare Litestar + aiohttp passthrough built here (bench/floor_app.py), what
+  any Python gateway on this stack pays at least;
+* **baseline**: the gateway as it was before the performance work (``--baseline REV``,
+  checked out into a temporary git worktree), for "x times today's";
+* **gateway**: this checkout.
+
+Cases, each side's figure also given as a ratio to direct and to the floor:
+
+1. c=1 and c=32 on one core: the servers (nginx included) on CPU 0, wrk on CPU 1.
+   req/s, p50, the p50 added over direct, and the server's CPU time per request.
+   Rounds alternate between the sides and medians are compared, so a noisy neighbour
+   hits every side alike.
+2. 1,000 and 10,000 requests in flight at once against the 2 s upstream: successes,
+   time to the last answer (ratio to direct), the gateway's peak RSS.
+3. Start: process start to the first image answer, and the RSS once ready and idle.
+4. Workers: throughput at c=64 with ``--workers 1`` on CPU 0 and ``--workers 2`` on
+   both cores (wrk shares them), and their ratio.
+5. Time to image for streams and result storage: bench/streaming.py and
+   bench/storage.py, run from here with fewer rounds.
+
+Run: ``make bench`` or ``.venv/bin/python bench/overhead.py``.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import re
+import secrets
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
-import aiohttp
-from common import SYNC_CONFIG, SYNC_MODEL, Nginx, Round, Side, in_flight, run_round, slow_upstream, sync_sides
+import httpx
+from common import DIRECT_PATH, SYNC_CONFIG, SYNC_MODEL, Nginx, in_flight, sync_sides
 
-from tests.servers import Server, new_key, start_emulator, start_gateway
+from tests.servers import LOG_DIR, Server, free_port, new_key
 
-MODEL = SYNC_MODEL
+ROOT = Path(__file__).resolve().parent.parent
+#: main before issue 14's work: "today's" figures.
+BASELINE = "82801e9"
+CLIENT_KEY = "bench"
 
 
-async def throughput(direct: Side, via: Side, concurrency: int, total: int, rounds: int) -> None:
-    connector = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=connector) as session:
-        await run_round(session, direct, 200, concurrency)  # warm up both sides
-        await run_round(session, via, 200, concurrency)
-        results: dict[str, list[Round]] = {"direct": [], "gateway": []}
-        for _ in range(rounds):
-            for side in (direct, via):
-                results[side.name].append(await run_round(session, side, total, concurrency))
-    d, g = results["direct"], results["gateway"]
-    rps_d, rps_g = statistics.median(r.rps for r in d), statistics.median(r.rps for r in g)
-    p50_d, p50_g = statistics.median(r.pct(0.5) for r in d), statistics.median(r.pct(0.5) for r in g)
-    p99_d, p99_g = statistics.median(r.pct(0.99) for r in d), statistics.median(r.pct(0.99) for r in g)
-    fails = sum(r.failures for r in d + g)
-    print(
-        f"concurrency {concurrency:>3}: req/s direct {rps_d:8.0f}  gateway {rps_g:8.0f}  ratio {rps_g / rps_d:5.2f} | "
-        f"p50 {p50_d:6.2f} -> {p50_g:6.2f} ms (+{p50_g - p50_d:.2f}, x{p50_g / p50_d:.2f}) | "
-        f"p99 {p99_d:6.2f} -> {p99_g:6.2f} ms (+{p99_g - p99_d:.2f}, x{p99_g / p99_d:.2f}) | failures {fails}"
+# ----------------------------------------------------------------------------- processes
+
+
+def _pin(cpus: set[int]) -> None:
+    os.sched_setaffinity(0, cpus)
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_pids(pid: int) -> list[int]:
+    """``pid`` and its descendants (a multi-worker gateway's workers)."""
+    found = [pid]
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        found += tree_pids(int(child))
+    return found
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+@dataclass
+class Started:
+    server: Server
+    #: Process start to the first 200 on /v1/images/generations.
+    first_answer: float
+    #: RSS once ready, before any request (the supervisor and its workers).
+    idle_rss: float
+    #: RSS a second after the first answer (the usage ledger has opened its database).
+    served_rss: float
+
+
+def start_gateway_at(
+    checkout: Path, upstream: str, key: str, workers: int = 1, python: str = sys.executable
+) -> Started:
+    """The gateway of ``checkout`` (this one or the baseline's), timed to its first answer.
+
+    ``python``: another interpreter with the gateway installed (the runtime-only venv)."""
+    port = free_port()
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    stamp = f"bench-{checkout.name}-{port}"
+    config = LOG_DIR / f"{stamp}.yaml"
+    config.write_text(SYNC_CONFIG)
+    args = [python, "-m", "gateway", "serve", "--port", str(port), "--config", str(config)]
+    if workers > 1:
+        args += ["--workers", str(workers)]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "GATEWAY_", "REDIS_URL"))}
+    env.update(
+        DASHSCOPE_BASE_URL=upstream,
+        DASHSCOPE_API_KEY=key,
+        GATEWAY_DATA_DIR=str(LOG_DIR / f"{stamp}-data"),
     )
+    if python == sys.executable:
+        env["PYTHONPATH"] = str(checkout)
+    out, err = LOG_DIR / f"{stamp}.out", LOG_DIR / f"{stamp}.err"
+    started = time.perf_counter()
+    cwd = checkout if python == sys.executable else LOG_DIR
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=out.open("wb"), stderr=err.open("wb"))
+    server = Server("gateway", process, f"http://127.0.0.1:{port}", [out, err])
+    body = {"model": SYNC_MODEL, "prompt": "the first one", "size": "1024x1024"}
+    headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
+    with httpx.Client(timeout=2) as client:
+        while True:
+            if process.poll() is not None or time.perf_counter() - started > 30:
+                server.stop()
+                raise RuntimeError(f"the gateway did not start:\n{server.output()[-2000:]}")
+            try:
+                if client.get(server.url + "/readyz").status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.005)
+        idle = sum(rss_mib(pid) for pid in tree_pids(process.pid))
+        answer = client.post(server.url + "/v1/images/generations", json=body, headers=headers)
+        first = time.perf_counter() - started
+    if answer.status_code != 200:
+        server.stop()
+        raise RuntimeError(f"first answer {answer.status_code}: {answer.text[:300]}")
+    time.sleep(1.5)
+    return Started(server, first, idle, sum(rss_mib(pid) for pid in tree_pids(process.pid)))
+
+
+def start_floor(upstream: str, key: str) -> Server:
+    port = free_port()
+    env = {**os.environ, "DASHSCOPE_BASE_URL": upstream, "DASHSCOPE_API_KEY": key, "PYTHONPATH": str(ROOT / "bench")}
+    args = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop"]
+    args += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+    out = LOG_DIR / f"bench-floor-{port}.out"
+    process = subprocess.Popen(args, env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT)
+    server = Server("floor", process, f"http://127.0.0.1:{port}", [out])
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            body = {"model": SYNC_MODEL, "prompt": "warm", "size": "1024x1024"}
+            if httpx.post(server.url + "/v1/images/generations", json=body, timeout=1).status_code == 200:
+                return server
+        except httpx.HTTPError:
+            time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"the floor did not start:\n{server.output()}")
+
+
+def runtime_python(venv: Path) -> str:
+    """A venv with the gateway installed as the Docker image installs it (``pip install .``:
+    no test tools, whose packages Litestar would import at start), refreshed from this checkout."""
+    python = venv / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", str(ROOT)], check=True, capture_output=True)
+    else:
+        pip = [str(python), "-m", "pip", "install", "-q", "--no-deps", "--force-reinstall", str(ROOT)]
+        subprocess.run(pip, check=True, capture_output=True)
+    return str(python)
+
+
+def baseline_checkout(rev: str) -> Path | None:
+    """``rev`` checked out in a temporary worktree (None when git cannot)."""
+    where = Path(tempfile.mkdtemp(prefix="bench-baseline-")) / "baseline"
+    done = subprocess.run(
+        ["git", "-C", str(ROOT), "worktree", "add", "--detach", str(where), rev], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        print(f"baseline {rev}: not available ({done.stderr.strip()[:200]})")
+        return None
+    return where
+
+
+def drop_checkout(where: Path) -> None:
+    subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force", str(where)], capture_output=True)
+
+
+# ---------------------------------------------------------------------------------- load
+
+
+@dataclass
+class Load:
+    rps: float
+    p50: float
+    p99: float
+    requests: int
+    errors: int
+    cpu_ms: float  # server CPU per request
+
+
+_LUA = """
+local n = 0
+local prefix = "%(prefix)s"
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+request = function()
+  n = n + 1
+  return wrk.format(nil, "%(path)s", nil, string.format('%(body)s', prefix, n))
+end
+"""
+
+
+def _lua_for(kind: str, key: str) -> Path:
+    if kind == "direct":
+        path = DIRECT_PATH
+        body = (
+            f'{{"model":"{SYNC_MODEL}","input":{{"messages":[{{"role":"user","content":[{{"text":"a fox %s %d"}}]}}]}},'
+            '"parameters":{"n":1,"size":"1024*1024"}}'
+        )
+    else:
+        path, body = "/v1/images/generations", f'{{"model":"{SYNC_MODEL}","prompt":"a fox %s %d","size":"1024x1024"}}'
+    script = LOG_DIR / f"wrk-{kind}-{secrets.token_hex(3)}.lua"
+    script.write_text(_LUA % {"prefix": secrets.token_hex(4), "key": key, "path": path, "body": body})
+    return script
+
+
+def _ms(text: str) -> float:
+    number, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(url: str, script: Path, connections: int, seconds: float, pids: list[int], cpus: str) -> Load:
+    before = cpu_seconds(pids)
+    args = ["taskset", "-c", cpus, "wrk", "-t1", f"-c{connections}", f"-d{seconds:g}s", "--latency", "--timeout", "30s"]
+    output = subprocess.run([*args, "-s", str(script), url], capture_output=True, text=True, check=True).stdout
+    used = cpu_seconds(pids) - before
+    requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    errors = sum(int(n) for n in re.findall(r"(?:Non-2xx or 3xx responses|connect|read|write|timeout):? (\d+)", output))
+    latency = dict(re.findall(r"^\s+(50|99)(?:\.0+)?%\s+(\S+)", output, re.M))
+    return Load(
+        float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
+        _ms(latency["50"]),
+        _ms(latency["99"]),
+        requests,
+        errors,
+        used * 1000 / max(requests, 1),
+    )
+
+
+@dataclass
+class Target:
+    name: str
+    url: str
+    script: Path
+    pids: Callable[[], list[int]]
+
+
+def ratio(value: float, reference: float | None) -> str:
+    return f"x{value / reference:.2f}" if reference else "  -  "
+
+
+def per_core(targets: list[Target], connections: int, seconds: float, rounds: int) -> dict[str, Load]:
+    results: dict[str, list[Load]] = {t.name: [] for t in targets}
+    for target in targets:  # warm up
+        wrk(target.url, target.script, connections, 1, target.pids(), "1")
+    for index in range(rounds):
+        order = targets[index % len(targets) :] + targets[: index % len(targets)]
+        for target in order:
+            results[target.name].append(wrk(target.url, target.script, connections, seconds, target.pids(), "1"))
+    medians = {
+        name: Load(
+            statistics.median(r.rps for r in loads),
+            statistics.median(r.p50 for r in loads),
+            statistics.median(r.p99 for r in loads),
+            sum(r.requests for r in loads),
+            sum(r.errors for r in loads),
+            statistics.median(r.cpu_ms for r in loads),
+        )
+        for name, loads in results.items()
+    }
+    direct, floor = medians["direct"], medians.get("floor")
+    print(f"\nc={connections}, one core (servers on CPU 0, wrk on CPU 1), medians of {rounds} rounds of {seconds:g} s")
+    for name, m in medians.items():
+        added = m.p50 - direct.p50
+        line = (
+            f"  {name:<9} {m.rps:8.0f} req/s ({ratio(m.rps, direct.rps)} direct, "
+            f"{ratio(m.rps, floor and floor.rps)} floor) | p50 {m.p50:6.3f} ms, added {added:+.3f} ms"
+            f" | p99 {m.p99:6.3f} ms"
+        )
+        if name != "direct":
+            line += f" | server CPU {m.cpu_ms:.3f} ms/request ({ratio(m.cpu_ms, floor and floor.cpu_ms)} floor)"
+        print(line + (f" | {m.errors} errors" if m.errors else ""))
+    return medians
+
+
+# ------------------------------------------------------------------------------- main
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", type=int, default=2000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--in-flight", type=int, default=1000)
-    parser.add_argument("--in-flight-runs", type=int, default=1, help="repeat the in-flight case")
-    parser.add_argument("--skip-throughput", action="store_true")
+    parser.add_argument("--seconds", type=float, default=5.0, help="seconds per wrk round")
+    parser.add_argument("--in-flight", default="1000,10000", help="comma-separated request counts ('' skips)")
+    parser.add_argument("--baseline", default=BASELINE, help="git revision of 'today' ('' skips)")
     parser.add_argument(
-        "--upstream",
-        choices=["auto", "nginx", "emulator"],
-        default="auto",
-        help="the 2 s upstream of the in-flight case: nginx+echo (as in the reference figures; "
-        "apt-get install nginx libnginx-mod-http-echo) or the Python emulator (auto: nginx when installed)",
+        "--runtime-venv",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "image-gateway-bench-runtime",
+        help="venv for the start and idle-RSS figures as installed in production (made when missing)",
     )
+    parser.add_argument("--skip-workers", action="store_true")
+    parser.add_argument("--skip-time-to-image", action="store_true")
     args = parser.parse_args()
+    if not (Nginx.available() and shutil.which("wrk")):
+        sys.exit("needs nginx with the echo module and wrk: apt-get install nginx libnginx-mod-http-echo wrk")
+    if len(os.sched_getaffinity(0)) < 2:
+        sys.exit("needs two CPUs: the servers on one, the load on the other")
     key = new_key()
-    servers: list[Server] = []
+    as_installed(key, runtime_python(args.runtime_venv))
+    one_core(key, args.baseline, args.seconds, args.rounds)
+    for count in [int(n) for n in args.in_flight.split(",") if n]:
+        in_flight_case(key, count)
+    if not args.skip_workers:
+        workers(key, args.seconds, args.rounds)
+    if not args.skip_time_to_image:
+        for script, extra in (("streaming.py", ["--rounds", "20"]), ("storage.py", ["--rounds", "15"])):
+            print(f"\n{script}:", flush=True)
+            subprocess.run([sys.executable, str(ROOT / "bench" / script), *extra], check=False)
+
+
+def one_core(key: str, baseline: str, seconds: float, rounds: int) -> None:
+    """c=1 and c=32 with every server on CPU 0 and wrk on CPU 1; start time and idle RSS."""
+    cleanup: list[Callable[[], object]] = []
+    _pin({0})  # every server started from here runs on CPU 0
     try:
-        if not args.skip_throughput:
-            fast = start_emulator("cn", key, latency=0.0, pending=0.0)
-            servers.append(fast)
-            gateway = start_gateway({"DASHSCOPE_BASE_URL": fast.url, "DASHSCOPE_API_KEY": key}, SYNC_CONFIG)
-            servers.append(gateway)
-            direct, via = sync_sides(fast, gateway, key)
-            print(f"model {MODEL} (sync), emulator latency 0 s, medians of {args.rounds} alternating rounds")
-            asyncio.run(throughput(direct, via, 1, args.requests // 4, args.rounds))
-            asyncio.run(throughput(direct, via, 32, args.requests, args.rounds))
-        for _ in range(args.in_flight_runs):
-            # fresh processes each time: no warm upstream connections to lean on
-            upstream = slow_upstream(args.upstream, key)
-            print(f"in-flight upstream: {'nginx + echo_sleep 2' if isinstance(upstream, Nginx) else 'emulator, 2 s'}")
-            slow_gateway = start_gateway({"DASHSCOPE_BASE_URL": upstream.url, "DASHSCOPE_API_KEY": key}, SYNC_CONFIG)
-            direct, via = sync_sides(upstream, slow_gateway, key)
-            try:
-                asyncio.run(in_flight(direct, via, slow_gateway, args.in_flight))
-            finally:
-                upstream.stop()
-                slow_gateway.stop()
+        fast = Nginx(0.0)
+        cleanup.append(fast.stop)
+        floor = start_floor(fast.url, key)
+        cleanup.append(floor.stop)
+        here = start_gateway_at(ROOT, fast.url, key)
+        cleanup.append(here.server.stop)
+        base = None
+        checkout = baseline_checkout(baseline) if baseline else None
+        if checkout is not None:
+            cleanup.append(lambda: drop_checkout(checkout))
+            base = start_gateway_at(checkout, fast.url, key)
+            cleanup.append(base.server.stop)
+        print(f"model {SYNC_MODEL} (sync), upstream nginx + echo, client wrk; baseline {baseline or '-'}")
+        line = f"start to first answer: gateway {here.first_answer:.2f} s, RSS idle {here.idle_rss:.0f} MiB"
+        line += f", after the first answer {here.served_rss:.0f} MiB"
+        if base is not None:
+            line += f" | baseline {base.first_answer:.2f} s, RSS idle {base.idle_rss:.0f} MiB"
+            line += f", after the first answer {base.served_rss:.0f} MiB"
+        print(line)
+        direct_script, api_script = _lua_for("direct", key), _lua_for("api", CLIENT_KEY)
+        api = "/v1/images/generations"
+        targets = [Target("direct", fast.url + DIRECT_PATH, direct_script, lambda: [])]
+        for name, server in (("floor", floor), ("baseline", base and base.server), ("gateway", here.server)):
+            if server is not None:
+                pid = server.process.pid
+                targets.append(Target(name, server.url + api, api_script, lambda pid=pid: [pid]))  # type: ignore[misc]
+        one = per_core(targets, 1, seconds, rounds)
+        many = per_core(targets, 32, seconds, rounds)
     finally:
-        for server in servers:
-            server.stop()
+        for stop in reversed(cleanup):
+            stop()
+        _pin({0, 1})
+    print("\nsummary (the issue's targets)")
+    print(f"  c=1 added p50: gateway {one['gateway'].p50 - one['direct'].p50:+.3f} ms (target <= +0.5 ms)")
+    if "baseline" in many:
+        gain = many["gateway"].rps / many["baseline"].rps
+        print(f"  c=32 throughput: gateway / baseline x{gain:.2f} (target >= x2)")
+    print(
+        f"  start to first answer {here.first_answer:.2f} s (target < 1 s), "
+        f"idle RSS {here.idle_rss:.0f} MiB (target <= 60)"
+    )
+
+
+def as_installed(key: str, python: str) -> None:
+    """Start and idle RSS of the gateway installed with its runtime dependencies only."""
+    fast = Nginx(0.0)
+    try:
+        runs = []
+        for _ in range(3):
+            started = start_gateway_at(ROOT, fast.url, key, python=python)
+            started.server.stop()
+            runs.append(started)
+    finally:
+        fast.stop()
+    best = min(runs, key=lambda r: r.first_answer)
+    print(
+        f"as installed (pip install ., runtime dependencies only), best of 3: start to first answer "
+        f"{best.first_answer:.2f} s (target < 1 s) | RSS idle {best.idle_rss:.0f} MiB (target <= 60), "
+        f"after the first answer {best.served_rss:.0f} MiB"
+    )
+
+
+def in_flight_case(key: str, count: int) -> None:
+    """``count`` requests at once against the 2 s upstream, direct and through the gateway."""
+    slow = Nginx(2.0)
+    _pin({0})
+    gateway = start_gateway_at(ROOT, slow.url, key)
+    _pin({1})
+    try:
+        direct, via = sync_sides(slow, gateway.server, key)
+        print()
+        asyncio.run(in_flight(direct, via, gateway.server, count))
+    finally:
+        gateway.server.stop()
+        slow.stop()
+        _pin({0, 1})
+
+
+def workers(key: str, seconds: float, rounds: int) -> None:
+    """c=64 throughput with one worker on one core against two workers on two."""
+    _pin({0, 1})
+    fast = Nginx(0.0)
+    try:
+        script = _lua_for("api", CLIENT_KEY)
+        results: dict[int, list[Load]] = {1: [], 2: []}
+        for index in range(rounds):
+            for count in (1, 2) if index % 2 == 0 else (2, 1):
+                _pin({0} if count == 1 else {0, 1})
+                started = start_gateway_at(ROOT, fast.url, key, workers=count)
+                _pin({0, 1})
+                try:
+                    url = started.server.url + "/v1/images/generations"
+                    pids = tree_pids(started.server.process.pid)
+                    wrk(url, script, 64, 1, pids, "0,1")
+                    results[count].append(wrk(url, script, 64, seconds, pids, "0,1" if count == 2 else "1"))
+                finally:
+                    started.server.stop()
+        one = statistics.median(r.rps for r in results[1])
+        two = statistics.median(r.rps for r in results[2])
+        print(
+            f"\nworkers, c=64, medians of {rounds}: 1 worker (CPU 0, wrk on CPU 1) {one:.0f} req/s | "
+            f"2 workers (both CPUs, wrk beside them) {two:.0f} req/s | x{two / one:.2f} (target >= x1.8)"
+        )
+    finally:
+        fast.stop()
 
 
 if __name__ == "__main__":
