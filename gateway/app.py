@@ -37,7 +37,7 @@ from gateway.service.images import ImageService
 from gateway.service.jobs import JobService
 from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
-from gateway.state import LocalState, RedisState, SharedState
+from gateway.state import SharedState, build_state, close_state
 from gateway.storage.base import ImageStore
 from gateway.storage.build import build_store
 from gateway.storage.keeper import ResultKeeper
@@ -142,7 +142,7 @@ def create_app(
             read_timeout=up.read_timeout,
             max_answer_bytes=up.max_answer_bytes,
         )
-        state: SharedState = RedisState(config.redis_url, runtime.metrics) if config.redis_url else LocalState()
+        state: SharedState = build_state(config.redis_url, runtime.metrics)
         runtime.shared = state
         assert runtime.keyring is not None
         runtime.keyring.state = state
@@ -182,8 +182,7 @@ def create_app(
                         await task
             await runtime.jobs.aclose()
             await webhooks.aclose()
-            if isinstance(state, RedisState):
-                await state.aclose()
+            await close_state(state)
             await upstream.aclose()
             if store is not None:
                 await store.aclose()

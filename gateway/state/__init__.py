@@ -1,14 +1,41 @@
 """State several replicas share: rate windows, pacing, cache, single-flight, jobs.
 
 :class:`LocalState` keeps it in this process; :class:`RedisState` keeps it in
-Redis and falls back to a LocalState whenever Redis cannot be reached, so no
-request ever fails because of Redis.
+Redis and falls back to local state whenever Redis cannot be reached, so no
+request ever fails because of Redis. :class:`SqliteState` is what the workers of
+one ``serve --workers N`` share without Redis (and Redis's fallback with them).
 """
 
 from __future__ import annotations
 
+import os
+
+from gateway.observability.metrics import Metrics
 from gateway.state.base import SharedState
 from gateway.state.local import LocalState
 from gateway.state.redis_state import RedisState
+from gateway.state.sqlite_state import SqliteState
 
-__all__ = ["LocalState", "RedisState", "SharedState"]
+__all__ = ["WORKER_STATE_ENV", "LocalState", "RedisState", "SharedState", "SqliteState", "build_state", "close_state"]
+
+#: Set by the ``serve --workers N`` supervisor for its workers: the SQLite file they share.
+WORKER_STATE_ENV = "GATEWAY_WORKER_STATE"
+
+
+def build_state(redis_url: str | None, metrics: Metrics) -> SharedState:
+    """Redis when configured; else the pod's SqliteState under a supervisor; else this process's."""
+    path = os.environ.get(WORKER_STATE_ENV)
+    pod: SharedState | None = SqliteState(path) if path else None
+    if redis_url:
+        return RedisState(redis_url, metrics, local=pod)
+    return pod if pod is not None else LocalState()
+
+
+async def close_state(state: SharedState) -> None:
+    """Release what the state holds (connections, its thread)."""
+    if isinstance(state, RedisState):
+        if isinstance(state.local, SqliteState):
+            await state.local.aclose()
+        await state.aclose()
+    elif isinstance(state, SqliteState):
+        await state.aclose()
