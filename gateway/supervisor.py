@@ -156,8 +156,9 @@ class Supervisor:
         if lived >= STABLE_AFTER:
             slot.backoff = BACKOFF_FIRST
         slot.respawn_at = time.monotonic() + slot.backoff
-        log.error(
-            "worker died; respawning",
+        log.log(
+            logging.ERROR if code else logging.WARNING,
+            "worker exited unexpectedly; respawning",
             extra={
                 "fields": {"worker": slot.index, "pid": pid, "code": code, "after_s": slot.backoff, "lived_s": lived}
             },

@@ -16,7 +16,16 @@ from gateway.state.local import LocalState
 from gateway.state.redis_state import RedisState
 from gateway.state.sqlite_state import SqliteState
 
-__all__ = ["WORKER_STATE_ENV", "LocalState", "RedisState", "SharedState", "SqliteState", "build_state", "close_state"]
+__all__ = [
+    "WORKER_STATE_ENV",
+    "LocalState",
+    "RedisState",
+    "SharedState",
+    "SqliteState",
+    "build_state",
+    "close_state",
+    "pod_local",
+]
 
 #: Set by the ``serve --workers N`` supervisor for its workers: the SQLite file they share.
 WORKER_STATE_ENV = "GATEWAY_WORKER_STATE"
@@ -39,3 +48,9 @@ async def close_state(state: SharedState) -> None:
         await state.aclose()
     elif isinstance(state, SqliteState):
         await state.aclose()
+
+
+def pod_local(state: SharedState) -> bool:
+    """Whether ``state`` is shared by this pod's workers only, and gone with the pod (SqliteState):
+    results held there are lost at shutdown like a single process's, so drains wait for them."""
+    return isinstance(state, SqliteState)

@@ -247,7 +247,7 @@ def test_a_killed_worker_is_respawned(pod_factory: Any) -> None:
         with fresh_client(pod) as client:
             assert client.images.generate(model="qwen-image-max", prompt=f"after {i}").data
     log = pod.server.output()
-    assert '"msg":"worker died; respawning"' in log and f'"pid":{first}' in log
+    assert '"msg":"worker exited unexpectedly; respawning"' in log and f'"pid":{first}' in log
     # The dead worker's counts stay in the pod's totals.
     assert sum(pod.served("/v1/images/generations", 20).values()) == 20
     text = httpx.get(pod.url + "/metrics").text
@@ -291,3 +291,27 @@ def test_workers_from_the_environment() -> None:
     )
     assert result.returncode == 2 and "at least 1" in result.stderr, result.stderr
     assert LOG_DIR  # the run's logs are searched for secrets like every other test's
+
+
+def test_drain_waits_for_finished_jobs_read_on_any_worker(pod_factory: Any) -> None:
+    """Without Redis a pod's job results live in its state file, gone with the pod: the drain
+    waits until each has been read once, on whichever worker the read lands."""
+    pod = pod_factory("drain_seconds: 30\n")
+    headers = {"prefer": "respond-async", "authorization": "Bearer k"}
+    body = {"model": "wanx2.1-t2i-turbo", "prompt": "p [emu:latency=0.2]"}
+    locations = []
+    for _ in range(6):  # fresh connections: run by both workers
+        response = httpx.post(pod.url + "/v1/images/generations", json=body, headers=headers, timeout=30)
+        assert response.status_code == 202, response.text
+        locations.append(response.headers["location"])
+    assert len(pod.served("/v1/images/generations", 6)) == 2
+    time.sleep(1.5)  # all finished, none read
+    pod.server.process.send_signal(signal.SIGTERM)
+    time.sleep(2)
+    assert pod.server.process.poll() is None, "exited with finished jobs nobody has collected"
+    started = time.monotonic()
+    for location in locations:
+        job = httpx.get(pod.url + location, headers=headers, timeout=10)
+        assert job.status_code == 200 and job.json()["status"] == "succeeded", job.text
+    assert pod.server.process.wait(10) == 0
+    assert time.monotonic() - started < 10  # not the 30 s drain deadline
