@@ -12,6 +12,7 @@ import os
 
 from gateway.observability.metrics import Metrics
 from gateway.state.base import SharedState
+from gateway.state.flights import FlightLocks
 from gateway.state.local import LocalState
 from gateway.state.redis_state import RedisState
 from gateway.state.sqlite_state import SqliteState
@@ -24,6 +25,7 @@ __all__ = [
     "SqliteState",
     "build_state",
     "close_state",
+    "pod_flights",
     "pod_local",
 ]
 
@@ -54,3 +56,12 @@ def pod_local(state: SharedState) -> bool:
     """Whether ``state`` is shared by this pod's workers only, and gone with the pod (SqliteState):
     results held there are lost at shutdown like a single process's, so drains wait for them."""
     return isinstance(state, SqliteState)
+
+
+def pod_flights(state: SharedState) -> FlightLocks | None:
+    """The pod's single-flight locks when the workers share no Redis (or it is unreachable)."""
+    if isinstance(state, SqliteState):
+        return state.flights
+    if isinstance(state, RedisState) and isinstance(state.local, SqliteState) and not state.distributed:
+        return state.local.flights
+    return None

@@ -315,3 +315,36 @@ def test_drain_waits_for_finished_jobs_read_on_any_worker(pod_factory: Any) -> N
         assert job.status_code == 200 and job.json()["status"] == "succeeded", job.text
     assert pod.server.process.wait(10) == 0
     assert time.monotonic() - started < 10  # not the 30 s drain deadline
+
+
+def test_identical_requests_on_both_workers_share_one_upstream_call(pod_factory: Any, cn: Server) -> None:
+    """Without Redis too: the workers' single-flight (a lock on a byte of a shared file)."""
+    pod = pod_factory()
+    prompt = f"retried {uuid.uuid4().hex} [emu:latency=1]"
+    results: list[Any] = []
+
+    def call() -> None:
+        with fresh_client(pod) as client:
+            results.append(client.images.generate(model="wan2.7-image", prompt=prompt))
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert len(results) == 8 and len({r.data[0].url for r in results}) == 1
+    served = pod.served("/v1/images/generations", 8)
+    assert len(served) == 2 and all(n > 0 for n in served.values()), served  # both workers answered
+    posts = [r for r in httpx.get(cn.url + "/__emulator__/requests").json() if r["method"] == "POST"]
+    assert len(posts) == 1, posts
+
+
+def test_a_later_identical_request_is_a_new_call(pod_factory: Any, cn: Server) -> None:
+    """Single-flight covers requests in flight together: one made after the answer calls again."""
+    pod = pod_factory()
+    prompt = f"again {uuid.uuid4().hex}"
+    for _ in range(4):
+        with fresh_client(pod) as client:
+            assert client.images.generate(model="wan2.7-image", prompt=prompt).data
+    posts = [r for r in httpx.get(cn.url + "/__emulator__/requests").json() if r["method"] == "POST"]
+    assert len(posts) == 4

@@ -7,6 +7,7 @@ import multiprocessing
 import sqlite3
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,39 @@ def test_build_state_picks_the_workers_file(tmp_path: Path, monkeypatch: pytest.
     redis = build_state("redis://127.0.0.1:1/0", Metrics())
     assert isinstance(redis, RedisState) and isinstance(redis.local, SqliteState)
     redis.local.close()
+
+
+def _hold(path: str, start: int, ready: Any, release: Any) -> None:
+    from gateway.state.flights import FlightLocks
+
+    locks = FlightLocks(path)
+    assert locks.try_lock(start)
+    ready.set()
+    release.wait(30)
+
+
+def test_flight_locks_across_processes(tmp_path: Path) -> None:
+    """Leading is exclusive between processes, waiting is shared, and a dead leader lets go."""
+    from gateway.state.flights import FlightLocks
+
+    path = str(tmp_path / "state.db.flights")
+    lead, wait = FlightLocks.slots("client:fingerprint")
+    assert lead != wait and FlightLocks.slots("client:fingerprint") == (lead, wait)
+    spawn = multiprocessing.get_context("spawn")
+    ready, release = spawn.Event(), spawn.Event()
+    other = spawn.Process(target=_hold, args=(path, lead, ready, release))
+    other.start()
+    assert ready.wait(30)
+    here = FlightLocks(path)
+    assert not here.try_lock(lead)  # the other process leads
+    assert here.holder(lead) == other.pid
+    assert here.try_lock(wait, shared=True)  # waiting does not need the leader's leave
+    here.unlock(wait)
+    other.kill()  # a worker dying mid-flight: the kernel lets go of its lock
+    other.join(10)
+    deadline = time.monotonic() + 5
+    while here.holder(lead) is not None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert here.holder(lead) is None and here.try_lock(lead)
+    here.unlock(lead)
+    here.close()
