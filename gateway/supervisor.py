@@ -48,6 +48,8 @@ BACKOFF_MAX = 30.0
 #: A worker that ran this long before dying is respawned after BACKOFF_FIRST again.
 STABLE_AFTER = 30.0
 POLL = 0.05
+#: What ``serve`` exits with when the configuration cannot be served.
+CONFIG_ERROR = 2
 
 
 def bind_reuseport(host: str, port: int, count: int, backlog: int = 4096) -> list[socket.socket]:
@@ -95,6 +97,7 @@ class Supervisor:
         self.worker_args = list(worker_args)
         self.slots = [_Slot(i, sock) for i, sock in enumerate(sockets)]
         self.signals = 0
+        self.exit_code: int | None = None
         self.run_dir = Path(tempfile.mkdtemp(prefix="image-gateway-workers-"))
         metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if metrics_dir:  # the operator's (e.g. the chart's emptyDir): wiped, as at every start
@@ -152,6 +155,13 @@ class Supervisor:
             level = logging.INFO if slot.returncode == 0 else logging.WARNING
             log.log(level, "worker exited", extra={"fields": {"worker": slot.index, "pid": pid, "code": code}})
             return
+        if code == CONFIG_ERROR:
+            # The worker refused the configuration (it said why): so would every respawn.
+            log.error("worker refused the configuration; stopping", extra={"fields": {"worker": slot.index}})
+            slot.returncode, self.exit_code = code, code
+            slot.sock.close()
+            self._signal(signal.SIGTERM, None)
+            return
         lived = time.monotonic() - slot.started
         if lived >= STABLE_AFTER:
             slot.backoff = BACKOFF_FIRST
@@ -200,6 +210,8 @@ class Supervisor:
                     slot.process.wait()
             shutil.rmtree(self.run_dir, ignore_errors=True)
         failed = [slot.index for slot in self.slots if slot.returncode != 0]
+        if self.exit_code is not None:
+            return self.exit_code
         if failed:
             log.warning("workers %s did not exit cleanly", failed)
         return 1 if failed else 0

@@ -348,3 +348,21 @@ def test_a_later_identical_request_is_a_new_call(pod_factory: Any, cn: Server) -
             assert client.images.generate(model="wan2.7-image", prompt=prompt).data
     posts = [r for r in httpx.get(cn.url + "/__emulator__/requests").json() if r["method"] == "POST"]
     assert len(posts) == 4
+
+
+def test_a_configuration_the_workers_refuse_stops_the_pod(tmp_path: Path) -> None:
+    """Not respawned for ever: a worker's ConfigError (exit 2) stops the supervisor with 2."""
+    config = tmp_path / "bad.yaml"
+    # Loads (the supervisor checks that much) but cannot be served: the route's model does not exist.
+    broken = "routes:\n  broken:\n    targets: [{provider: dashscope, model: no-such-model}]\n"
+    config.write_text(TEST_CONFIG % {"deadline": 30} + broken)
+    result = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--workers", "2", "--config", str(config), "--port", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=clean_env({"DASHSCOPE_API_KEY": "k", "DASHSCOPE_INTL_API_KEY": "k"}),
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "does not offer 'no-such-model'" in result.stderr
+    assert "refused the configuration" in result.stdout and "respawning" not in result.stdout
