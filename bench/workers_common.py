@@ -32,7 +32,7 @@ from common import SYNC_CONFIG, Nginx, run_round, sync_sides
 
 from tests.servers import Server, new_key, start_gateway
 
-__all__ = ["Figures", "cpu_seconds", "measure"]
+__all__ = ["Figures", "cpu_seconds", "measure", "state_op_cost"]
 
 _TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -191,6 +191,46 @@ def _round(
         figures.failures[n] += failed
 
 
+def _state_ops(path: str, concurrency: int, count: int) -> float:
+    """CPU microseconds per SqliteState operation (admit, claim, put, get, delete in turn)."""
+    from gateway.state import SqliteState
+
+    async def main() -> float:
+        state = SqliteState(path)
+        jobs = iter(range(count))
+        pid = os.getpid()
+
+        async def one() -> None:
+            for i in jobs:
+                await state.admit(f"key/{i % 50}", 10**9, 60.0)
+                await state.claim(f"flight/{pid}-{i}", "owner", 30.0)
+                await state.put(f"answer/{pid}-{i}", b"x" * 1200, 60.0)
+                await state.get(f"answer/{pid}-{i}")
+                await state.delete(f"flight/{pid}-{i}")
+
+        started = time.process_time()
+        await asyncio.gather(*(one() for _ in range(concurrency)))
+        used = time.process_time() - started
+        state.close()
+        return used / (count * 5) * 1e6
+
+    return asyncio.run(main())
+
+
+def state_op_cost(count: int = 4000) -> dict[str, float]:
+    """CPU microseconds per SqliteState operation: one process awaiting one at a time, and two
+    processes with 32 concurrent callers each (the operations of one loop turn share a transaction)."""
+    import multiprocessing
+
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as directory:
+        results["1 process, 1 caller"] = _state_ops(f"{directory}/a.db", 1, count)
+        with multiprocessing.get_context("spawn").Pool(2) as pool:
+            pair = pool.starmap(_state_ops, [(f"{directory}/b.db", 32, count)] * 2)
+        results["2 processes, 32 callers each"] = sum(pair) / 2
+    return results
+
+
 if __name__ == "__main__":
     import argparse
 
@@ -201,7 +241,11 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--generator", choices=["auto", "wrk", "aiohttp"], default="auto")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--state", action="store_true", help="also the SqliteState operation cost")
     args = parser.parse_args()
+    if args.state:
+        for case, micros in state_op_cost().items():
+            print(f"SqliteState, {case}: {micros:.1f} us CPU per operation")
     result = measure(
         tuple(int(n) for n in args.workers.split(",")),
         concurrency=args.concurrency,
