@@ -48,6 +48,8 @@ BACKOFF_MAX = 30.0
 #: A worker that ran this long before dying is respawned after BACKOFF_FIRST again.
 STABLE_AFTER = 30.0
 POLL = 0.05
+#: The supervisor's directory under TMPDIR: ``<prefix><its pid>-<random>``.
+RUN_PREFIX = "image-gateway-workers-"
 #: What ``serve`` exits with when the configuration cannot be served.
 CONFIG_ERROR = 2
 
@@ -75,6 +77,15 @@ def bind_reuseport(host: str, port: int, count: int, backlog: int = 4096) -> lis
     return sockets
 
 
+def _remove_orphans() -> None:
+    """The directories of supervisors that were killed before they could remove theirs (e.g.
+    a container restarted with the same /tmp emptyDir): their pid no longer runs."""
+    for path in Path(tempfile.gettempdir()).glob(RUN_PREFIX + "*"):
+        pid = path.name[len(RUN_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            shutil.rmtree(path, ignore_errors=True)
+
+
 @dataclass
 class _Slot:
     index: int
@@ -98,7 +109,8 @@ class Supervisor:
         self.slots = [_Slot(i, sock) for i, sock in enumerate(sockets)]
         self.signals = 0
         self.exit_code: int | None = None
-        self.run_dir = Path(tempfile.mkdtemp(prefix="image-gateway-workers-"))
+        _remove_orphans()
+        self.run_dir = Path(tempfile.mkdtemp(prefix=f"{RUN_PREFIX}{os.getpid()}-"))
         metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
         if metrics_dir:  # the operator's (e.g. the chart's emptyDir): wiped, as at every start
             self.metrics_dir = Path(metrics_dir)

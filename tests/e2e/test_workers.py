@@ -257,13 +257,25 @@ def test_a_killed_worker_is_respawned(pod_factory: Any) -> None:
 
 def test_embedded_emulators_are_shared_by_the_workers(tmp_path: Path) -> None:
     """No key on loopback: the supervisor serves one emulator and every worker uses it."""
-    server = start_gateway({}, None, workers=2)
+    metrics_dir = tmp_path / "metrics"
+    server = start_gateway({"PROMETHEUS_MULTIPROC_DIR": str(metrics_dir)}, None, workers=2)
     try:
         out = server.output()
         assert out.count("serving from the built-in DashScope emulator") == 1, out
-        for i in range(12):
+        results: list[Any] = []
+
+        def call(i: int) -> None:
             with openai_client(server) as client:
-                assert client.images.generate(model="wan2.7-image", prompt=f"emulated {i}").data
+                results.append(client.images.generate(model="wan2.7-image", prompt=f"emulated {i}"))
+
+        threads = [threading.Thread(target=call, args=(i,)) for i in range(10)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert len(results) == 10 and all(r.data for r in results)
+        served = Pod(server, metrics_dir).served("/v1/images/generations", 10)
+        assert len(served) == 2 and all(n > 0 for n in served.values()), served
     finally:
         assert server.stop() == 0
 
