@@ -38,7 +38,7 @@ from gateway.service.images import ImageService
 from gateway.service.jobs import JobService
 from gateway.service.routing import Router
 from gateway.settings import ConfigError, GatewayConfig
-from gateway.state import LocalState, SharedState
+from gateway.state import SharedState, build_state, close_state
 from gateway.storage.base import ImageStore
 from gateway.storage.build import build_store
 from gateway.storage.keeper import ResultKeeper
@@ -151,11 +151,7 @@ def create_app(
             read_timeout=up.read_timeout,
             max_answer_bytes=up.max_answer_bytes,
         )
-        state: SharedState = LocalState()
-        if config.redis_url:
-            from gateway.state.redis_state import RedisState  # imported only when configured
-
-            state = RedisState(config.redis_url, runtime.metrics)
+        state: SharedState = build_state(config.redis_url, runtime.metrics)
         runtime.shared = state
         assert runtime.keyring is not None
         runtime.keyring.state = state
@@ -195,9 +191,7 @@ def create_app(
                         await task
             await runtime.jobs.aclose()
             await webhooks.aclose()
-            close = getattr(state, "aclose", None)
-            if close is not None:
-                await close()
+            await close_state(state)
             await upstream.aclose()
             if store is not None:
                 await store.aclose()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import ipaddress
+import json
+import os
 import secrets
 import socket
 import sys
@@ -67,11 +69,11 @@ def _stand_ins(config: GatewayConfig) -> dict[str, ProviderSettings]:
     return {name: p for name, p in config.providers.items() if registry.kind_of(p).emulator is not None}
 
 
-def _start_embedded_emulators(config: GatewayConfig, titles: list[str] | None) -> GatewayConfig:
+def _start_embedded_emulators(config: GatewayConfig, titles: list[str] | None) -> dict[str, list[str]]:
     """Serve the providers of kinds ``titles`` (None: every kind that has an emulator) from
-    in-process emulators on loopback ports."""
+    in-process emulators on loopback ports: ``{provider: [base_url, key]}``."""
     key = f"sk-emulator-{secrets.token_hex(16)}"
-    providers = dict(config.providers)
+    emulated: dict[str, list[str]] = {}
     started: dict[str, list[str]] = {}
     for name, provider in _stand_ins(config).items():
         kind = registry.kind_of(provider)
@@ -82,10 +84,18 @@ def _start_embedded_emulators(config: GatewayConfig, titles: list[str] | None) -
         port = sock.getsockname()[1]
         server = uvicorn.Server(_uvicorn_config(kind.emulator(provider, key), "127.0.0.1", port, log_level="warning"))
         threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"emulator-{name}").start()
-        providers[name] = msgspec.structs.replace(provider, base_url=f"http://127.0.0.1:{port}", api_key=Secret(key))
+        emulated[name] = [f"http://127.0.0.1:{port}", key]
         started.setdefault(kind.title, []).append(f"{name} at http://127.0.0.1:{port}")
     for title, where in started.items():
         print(f"No {title} key set: serving from the built-in {title} emulator: " + ", ".join(where), flush=True)
+    return emulated
+
+
+def _use_emulators(config: GatewayConfig, emulated: dict[str, list[str]]) -> GatewayConfig:
+    """The config with ``emulated`` providers sent to their emulators (base URL and key)."""
+    providers = dict(config.providers)
+    for name, (url, key) in emulated.items():
+        providers[name] = msgspec.structs.replace(providers[name], base_url=url, api_key=Secret(key))
     return msgspec.structs.replace(config, providers=providers)
 
 
@@ -106,11 +116,23 @@ def _load(path: str | None) -> GatewayConfig | None:
         return None
 
 
+def _workers(text: str) -> int:
+    try:
+        count = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"{count} workers: at least 1 is needed")
+    return count
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging()
     config = _load(args.config)
     if config is None:
         return 2
+    if args.worker_fd is not None:
+        return _serve_worker(args, config)
     if not config.has_client_keys and not _is_loopback(args.host):
         print(
             f"image-gateway: refusing to listen on {args.host} without client keys: anyone could spend "
@@ -119,12 +141,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
         return 2
     keyless = _keyless(config)
+    emulated: dict[str, list[str]] = {}
     if args.emulator or (keyless and _is_loopback(args.host)):
-        config = _start_embedded_emulators(config, None if args.emulator else keyless)
+        emulated = _start_embedded_emulators(config, None if args.emulator else keyless)
+        configure_logging()  # the emulators' app set up its own
     else:
         # Never fall back to fake images on a real deployment: say so and serve as configured.
         for title in keyless:
             print(f"image-gateway: warning: no {title} key is set; {title} models will fail", file=sys.stderr)
+    if args.workers > 1:
+        from gateway.supervisor import Supervisor, bind_reuseport
+
+        try:
+            sockets = bind_reuseport(args.host, args.port, args.workers)
+        except OSError as exc:
+            print(f"image-gateway: cannot listen on {args.host}:{args.port}: {exc.strerror}", file=sys.stderr)
+            return 1
+        worker_args = ["serve", "--host", args.host, "--port", str(sockets[0].getsockname()[1])]
+        worker_args += ["--config", args.config] if args.config else []
+        return Supervisor(worker_args, sockets, emulators=emulated).run()
+    config = _use_emulators(config, emulated)
     from gateway.app import create_app
     from gateway.http.server import DrainingServer
     from gateway.runtime import Runtime
@@ -136,6 +172,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(f"image-gateway: {exc}", file=sys.stderr)
         return 2
     DrainingServer(_uvicorn_config(app, args.host, args.port), runtime).run()
+    return 0
+
+
+def _serve_worker(args: argparse.Namespace, config: GatewayConfig) -> int:
+    """One worker under ``serve --workers N``: the supervisor's socket, emulators and checks."""
+    from gateway.supervisor import EMULATORS_ENV
+
+    config = _use_emulators(config, json.loads(os.environ.get(EMULATORS_ENV) or "{}"))
+    from gateway.app import create_app
+    from gateway.http.server import DrainingServer
+    from gateway.runtime import Runtime
+
+    runtime = Runtime(config)
+    try:
+        app = create_app(config, runtime)
+    except ConfigError as exc:
+        print(f"image-gateway: {exc}", file=sys.stderr)
+        return 2
+    sock = socket.socket(fileno=args.worker_fd)
+    DrainingServer(_uvicorn_config(app, args.host, args.port), runtime, supervised=True).run(sockets=[sock])
     return 0
 
 
@@ -239,6 +295,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--emulator", action="store_true", help="serve providers whose kind has one from its built-in emulator"
     )
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=os.environ.get("GATEWAY_WORKERS") or "1",
+        help="worker processes, e.g. one per core (default: $GATEWAY_WORKERS or 1); see README 'Workers'",
+    )
+    serve.add_argument("--worker-fd", type=int, help=argparse.SUPPRESS)  # set by the supervisor for its workers
     serve.set_defaults(func=cmd_serve)
 
     for kind in registry.registered():

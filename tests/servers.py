@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -60,14 +61,29 @@ class Server:
     process: subprocess.Popen[bytes]
     url: str
     logs: list[Path] = field(default_factory=list)
+    #: Started as the leader of its own process group (``serve --workers N``): stopping it
+    #: leaves none of its workers behind.
+    group: bool = False
 
     def output(self) -> str:
         return "".join(path.read_text(errors="replace") for path in self.logs if path.exists())
+
+    def workers(self) -> list[int]:
+        """The pids of the processes it started (a supervisor's workers)."""
+        pid = self.process.pid
+        try:
+            return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+        except OSError:
+            return []
 
     def stop(self, timeout: float = 10) -> int:
         if self.process.poll() is None:
             self.process.terminate()
             _wait_or_kill(self.process, timeout)
+        if self.group:
+            # Whatever is left of the group: a worker the supervisor could not stop.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.process.pid, signal.SIGKILL)
         return int(self.process.returncode)
 
 
@@ -90,7 +106,9 @@ def clean_env(extra: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-def _spawn(name: str, args: list[str], env: Mapping[str, str], ready_path: str, port: int) -> Server:
+def _spawn(
+    name: str, args: list[str], env: Mapping[str, str], ready_path: str, port: int, *, group: bool = False
+) -> Server:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     stamp = f"{name}-{port}-{secrets.token_hex(3)}"
     out, err = LOG_DIR / f"{stamp}.out", LOG_DIR / f"{stamp}.err"
@@ -99,8 +117,9 @@ def _spawn(name: str, args: list[str], env: Mapping[str, str], ready_path: str, 
         stdout=out.open("wb"),
         stderr=err.open("wb"),
         env=clean_env(env),
+        start_new_session=group,
     )
-    server = Server(name, process, f"http://127.0.0.1:{port}", [out, err])
+    server = Server(name, process, f"http://127.0.0.1:{port}", [out, err], group=group)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -123,7 +142,11 @@ def start_emulator(
     return _spawn(f"emulator-{region}", [*args, *extra], {"DASHSCOPE_EMULATOR_KEYS": key}, "/__emulator__/stats", port)
 
 
-def start_gateway(env: Mapping[str, str], config: str | None = None, *, tmp: Path | None = None) -> Server:
+def start_gateway(
+    env: Mapping[str, str], config: str | None = None, *, tmp: Path | None = None, workers: int = 1
+) -> Server:
+    """A gateway on a free loopback port; ``workers`` > 1: ``serve --workers N``, every worker
+    ready (each has answered ``/readyz``) before it returns."""
     port = free_port()
     args = ["serve", "--port", str(port)]
     if config is not None:
@@ -131,7 +154,30 @@ def start_gateway(env: Mapping[str, str], config: str | None = None, *, tmp: Pat
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(config)
         args += ["--config", str(path)]
-    return _spawn("gateway", args, env, "/readyz", port)
+    if workers == 1:
+        return _spawn("gateway", args, env, "/readyz", port)
+    server = _spawn("gateway", [*args, "--workers", str(workers)], env, "/readyz", port, group=True)
+    _wait_for_workers(server, workers)
+    return server
+
+
+def _wait_for_workers(server: Server, count: int, timeout: float = 30) -> None:
+    """Until ``count`` workers have each answered (as far as one can tell from outside): the
+    kernel spreads new connections over the workers' sockets, and a connection that lands on
+    a worker still starting waits for it, so 8 answers a worker on fresh connections miss
+    one only with a chance of about 2**-8 per worker."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if len(server.workers()) == count:
+            answered = 0
+            for _ in range(8 * count):
+                with contextlib.suppress(httpx.HTTPError):
+                    answered += httpx.get(server.url + "/readyz", timeout=5).status_code == 200
+            if answered == 8 * count:
+                return
+        time.sleep(0.05)
+    server.stop()
+    raise RuntimeError(f"the gateway's {count} workers did not become ready:\n{server.output()}")
 
 
 @dataclass

@@ -1,14 +1,25 @@
 """Prometheus metrics. Labels are bounded: route templates, catalog model ids,
-provider names, DashScope error codes; never paths, prompts, users or keys."""
+provider names, DashScope error codes; never paths, prompts, users or keys.
+
+Under ``serve --workers N`` the supervisor sets ``PROMETHEUS_MULTIPROC_DIR`` before any
+worker imports prometheus_client: every worker then writes its values to files there and
+``/metrics``, whichever worker answers, adds up the whole pod's (:meth:`Metrics.expose`).
+Each gauge says how its workers' values combine (``multiprocess_mode``; ignored with one
+process); ``live*`` modes leave out workers that have exited.
+"""
 
 from __future__ import annotations
 
+import os
 from typing import TypeVar
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.metrics import MetricWrapperBase
 
-__all__ = ["LATENCY_BUCKETS", "WEBHOOK_OUTCOMES", "Metrics"]
+__all__ = ["CONTENT_TYPE_LATEST", "LATENCY_BUCKETS", "MULTIPROC_ENV", "WEBHOOK_OUTCOMES", "Metrics"]
+
+#: Set (by the workers' supervisor) when several processes share the metrics.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 #: Image calls take from a fraction of a second (cache, fast sync models) to minutes.
 LATENCY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300)
@@ -44,7 +55,10 @@ class Metrics:
             buckets=OVERHEAD_BUCKETS,
             registry=r,
         )
-        self.in_flight = Gauge("gateway_in_flight_requests", "Requests being served", ["route"], registry=r)
+        # The pod's requests in flight: the sum over the workers that are running.
+        self.in_flight = Gauge(
+            "gateway_in_flight_requests", "Requests being served", ["route"], registry=r, multiprocess_mode="livesum"
+        )
         self.upstream_seconds = Histogram(
             "gateway_upstream_duration_seconds",
             "Upstream HTTP call latency",
@@ -100,12 +114,16 @@ class Metrics:
             "Circuit breaker state (0 closed, 1 half-open, 2 open)",
             ["provider", "model"],
             registry=r,
+            # Each worker has its own breakers: the pod shows the most open of its running workers'.
+            multiprocess_mode="livemax",
         )
         self.key_status = Gauge(
             "gateway_provider_key_status",
             "Provider key status (1 for the current status)",
             ["provider", "status"],
             registry=r,
+            # Every worker checks the keys: the latest check wins, whichever worker made it.
+            multiprocess_mode="mostrecent",
         )
         self.webhook_deliveries = Counter(
             "gateway_webhook_deliveries", "Webhook attempts by outcome", ["outcome"], registry=r
@@ -128,11 +146,28 @@ class Metrics:
             registry=r,
         )
         self.usage_database_up = Gauge(
-            "gateway_usage_database_up", "Whether the usage ledger's last write succeeded", registry=r
+            "gateway_usage_database_up",
+            "Whether the usage ledger's last write succeeded",
+            registry=r,
+            multiprocess_mode="mostrecent",  # each worker writes its own records: the latest write
         )
         self.shared_state = Gauge(
-            "gateway_shared_state_up", "Whether the shared state store (Redis) is reachable", registry=r
+            "gateway_shared_state_up",
+            "Whether the shared state store (Redis) is reachable",
+            registry=r,
+            multiprocess_mode="livemin",  # 0 as soon as one running worker cannot reach it
         )
+
+    def expose(self) -> bytes:
+        """The text exposition for ``/metrics``: this process's, or the whole pod's under workers."""
+        directory = os.environ.get(MULTIPROC_ENV)
+        if not directory:
+            return generate_latest(self.registry)
+        from prometheus_client.multiprocess import MultiProcessCollector
+
+        pod = CollectorRegistry()
+        MultiProcessCollector(pod, path=directory)  # type: ignore[no-untyped-call]
+        return generate_latest(pod)
 
     def of(self, metric: M, *labels: str) -> M:
         """``metric.labels(*labels)``, remembered: label lookups take a lock and showed in profiles."""

@@ -6,11 +6,11 @@ from typing import Any
 
 from litestar import Request, Response, get
 from litestar.datastructures import State
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from gateway.http.auth import require_admin
 from gateway.http.responses import json_response
 from gateway.observability.keystatus import check_keys, publish
+from gateway.observability.metrics import CONTENT_TYPE_LATEST
 from gateway.runtime import Runtime
 
 __all__ = ["OPS_ROUTES"]
@@ -35,7 +35,7 @@ def readyz(state: State) -> Response[bytes]:
 @get("/metrics", sync_to_thread=False)
 def metrics(state: State) -> Response[bytes]:
     runtime: Runtime = state.runtime
-    return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+    return Response(runtime.metrics.expose(), media_type=CONTENT_TYPE_LATEST)
 
 
 @get("/admin/keys")

@@ -25,7 +25,7 @@ from gateway.service.output import Output
 from gateway.service.plan import Plan
 from gateway.settings import JobSettings
 from gateway.sharing.records import ErrorRecord, error_record
-from gateway.state import SharedState
+from gateway.state import SharedState, pod_local
 from gateway.storage.base import Owner
 from gateway.usage.record import JOB_ROUTE, UsageSink, for_job
 from gateway.wire.errors import ErrorBody
@@ -137,16 +137,26 @@ class JobService:
 
     @property
     def waiting_collection(self) -> int:
-        """Finished jobs whose only copy is in this process and which nobody has read yet."""
-        return 0 if self.state.distributed else len(self.uncollected)
+        """Finished jobs whose only copy is in this process (or, for the workers of a pod without
+        Redis, in this pod's state file) and which nobody has read yet."""
+        return 0 if self.state.distributed and not pod_local(self.state) else len(self.uncollected)
 
     def delivered(self, job_id: str) -> None:
         """Its webhook carried the result to the client: a drain need not wait for a GET too."""
         self.uncollected.pop(job_id, None)
 
-    def _collected(self, record: JobRecord) -> None:
+    async def _collected(self, record: JobRecord) -> None:
         if record.status != "running":
             self.uncollected.pop(record.id, None)
+            if pod_local(self.state):  # the worker that finished it may be the one draining
+                await self.state.put(f"job-collected/{record.id}", b"1", self.settings.ttl_seconds)
+
+    async def forget_collected(self) -> None:
+        """Drop from :attr:`uncollected` the jobs another worker of this pod handed out."""
+        if pod_local(self.state):
+            for job_id in list(self.uncollected):
+                if await self.state.get(f"job-collected/{job_id}") is not None:
+                    self.uncollected.pop(job_id, None)
 
     async def _save(self, record: JobRecord) -> None:
         await self.state.put(f"job/{record.id}", msgspec.json.encode(record), self.settings.ttl_seconds)
@@ -296,7 +306,7 @@ class JobService:
         record = await self.load(job_id, client)
         if record is None or record.status != "running" or not await self._stale(record):
             if record is not None:
-                self._collected(record)
+                await self._collected(record)
             return record
         if await self.state.claim(f"job-takeover/{job_id}/{record.owner}", self.replica, self.settings.ttl_seconds):
             log.info("resuming job %s: its replica stopped answering", job_id)
@@ -358,7 +368,7 @@ class JobService:
             await local.done.wait()
         record.status = "cancelled"
         await self._save(record)
-        self._collected(record)
+        await self._collected(record)
         return record
 
     async def aclose(self) -> None:

@@ -1,9 +1,11 @@
 """Answers shared between requests: the response cache and single-flight, within
-this process and, with Redis, across replicas."""
+this process and, with Redis, across replicas (or, without it, across the workers of one
+``serve --workers N`` pod)."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import time
 from collections.abc import Awaitable, Callable
@@ -15,7 +17,8 @@ from gateway.service.routing import Route, Router
 from gateway.settings import GatewayConfig
 from gateway.sharing.cache import URL_MARGIN, ResponseCache, SingleFlight, url_expiry
 from gateway.sharing.records import AnswerRecord, ErrorRecord, RelayedError, error_record
-from gateway.state import SharedState
+from gateway.state import SharedState, pod_flights
+from gateway.state.flights import FlightLocks
 from gateway.wire.images import ImagesResponse
 from providers.errors import ApiError, UpstreamTimeout
 
@@ -25,6 +28,8 @@ __all__ = ["AnswerSharing", "Served"]
 #: often a waiting replica looks for it.
 FLIGHT_ANSWER_TTL = 60.0
 FLIGHT_POLL = 0.1
+#: How soon a worker that found the leader finishing (with nobody waiting) tries to lead.
+HANDOVER_POLL = 0.002
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +53,8 @@ class AnswerSharing:
             max_bytes=config.cache.max_bytes, ttl=config.cache.ttl_seconds
         )
         self.flights = SingleFlight(config.cache.flight_grace_seconds)
+        #: Answers this worker handed to other workers, until their TTL ends (see _lead_workers).
+        self.handed: dict[str, float] = {}
 
     def _encode(self, served: Served) -> bytes:
         route = served.route
@@ -80,7 +87,22 @@ class AnswerSharing:
         """``work``'s answer, shared with identical calls here and on other replicas."""
         return await self.flights.run(key, lambda: self._across_replicas(key, work))
 
+    def _answer_bytes(self, served: Served) -> bytes:
+        return b"A" + self._encode(served)
+
+    @staticmethod
+    def _error_bytes(record: ErrorRecord) -> bytes:
+        return b"E" + msgspec.json.encode(record)
+
+    def _relayed(self, raw: bytes) -> Served | None:
+        if raw[:1] == b"E":
+            raise RelayedError(msgspec.json.decode(raw[1:], type=ErrorRecord))
+        return self._decode(raw[1:])
+
     async def _across_replicas(self, key: str, work: Callable[[], Awaitable[Served]]) -> Served:
+        locks = pod_flights(self.state)
+        if locks is not None:
+            return await self._across_workers(locks, key, work)
         lock = f"flight/{key}"
         until = time.monotonic() + self.deadline
         while self.state.distributed:
@@ -97,13 +119,79 @@ class AnswerSharing:
                     raise UpstreamTimeout("Another replica did not finish this request within the deadline")
                 await asyncio.sleep(FLIGHT_POLL)
             if raw is not None:
-                if raw[:1] == b"E":
-                    raise RelayedError(msgspec.json.decode(raw[1:], type=ErrorRecord))
-                relayed = self._decode(raw[1:])
+                relayed = self._relayed(raw)
                 if relayed is not None:
                     return relayed
             # The leader went away without an answer: try to lead.
         return await work()
+
+    async def _across_workers(self, locks: FlightLocks, key: str, work: Callable[[], Awaitable[Served]]) -> Served:
+        """Single-flight between the workers of one pod, without Redis.
+
+        The leader holds ``lead`` exclusively; a worker that finds it taken holds ``wait``
+        (shared) while it waits, and reads the answer once ``lead`` is let go. The leader
+        writes its answer to the pod's state only if, when done, it cannot take ``wait``
+        exclusively (someone waits), and keeps ``wait`` from then until it has let go of
+        ``lead``: so a worker either is seen waiting (and gets the answer) or finds the flight
+        over and leads its own. A request no other worker makes costs no write at all.
+        """
+        lead, wait = locks.slots(key)
+        until = time.monotonic() + self.deadline
+        while True:
+            if time.monotonic() > until:
+                raise UpstreamTimeout("Another worker did not finish this request within the deadline")
+            if locks.try_lock(lead):
+                return await self._lead_workers(locks, lead, wait, key, work)
+            leader = locks.holder(lead)
+            if leader is None:
+                continue  # let go of just now: try to lead
+            if not locks.try_lock(wait, shared=True):
+                await asyncio.sleep(HANDOVER_POLL)  # the leader is finishing and nobody waited
+                continue
+            try:
+                if locks.holder(lead) != leader:
+                    continue  # over before this worker was waiting: it may have written no answer
+                while locks.holder(lead) == leader:
+                    if time.monotonic() > until:
+                        raise UpstreamTimeout("Another worker did not finish this request within the deadline")
+                    await asyncio.sleep(FLIGHT_POLL)
+                raw = await self.state.get(f"flight-answer/{key}/{leader}")
+            finally:
+                locks.unlock(wait)
+            if raw is not None:
+                relayed = self._relayed(raw)
+                if relayed is not None:
+                    return relayed
+            # The leader died or gave up without an answer: try to lead.
+
+    async def _lead_workers(
+        self, locks: FlightLocks, lead: int, wait: int, key: str, work: Callable[[], Awaitable[Served]]
+    ) -> Served:
+        answer = f"flight-answer/{key}/{locks.pid}"
+        if self.handed.pop(answer, 0.0) > time.monotonic():
+            # An earlier flight's answer, still readable: a waiter must never take it for this one's.
+            await self.state.delete(answer)
+        payload: Callable[[], bytes] | None = None  # encoded only if someone waits
+        try:
+            served = await work()
+            payload = functools.partial(self._answer_bytes, served)
+            return served
+        except ApiError as err:
+            payload = functools.partial(self._error_bytes, error_record(err))
+            raise
+        finally:
+            alone = locks.try_lock(wait)  # exclusive: fails while another worker waits
+            try:
+                if not alone and payload is not None:
+                    await self.state.put(answer, payload(), FLIGHT_ANSWER_TTL)
+                    now = time.monotonic()
+                    if len(self.handed) > 10_000:
+                        self.handed = {k: until for k, until in self.handed.items() if until > now}
+                    self.handed[answer] = now + FLIGHT_ANSWER_TTL
+            finally:
+                locks.unlock(lead)
+                if alone:
+                    locks.unlock(wait)
 
     async def _lead(self, lock: str, answer: str, work: Callable[[], Awaitable[Served]]) -> Served:
         try:

@@ -16,6 +16,7 @@ import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from gateway.observability.metrics import Metrics
+from gateway.state.base import SharedState
 from gateway.state.local import LocalState
 
 __all__ = ["RedisState"]
@@ -106,7 +107,9 @@ return 1
 
 
 class RedisState:
-    def __init__(self, url: str, metrics: Metrics, *, prefix: str = "image-gateway:") -> None:
+    def __init__(
+        self, url: str, metrics: Metrics, *, prefix: str = "image-gateway:", local: SharedState | None = None
+    ) -> None:
         self.redis: aioredis.Redis = aioredis.Redis.from_url(
             url, socket_timeout=SOCKET_TIMEOUT, socket_connect_timeout=SOCKET_TIMEOUT, retry_on_timeout=False
         )
@@ -115,7 +118,9 @@ class RedisState:
         )
         self.metrics = metrics
         self.prefix = prefix
-        self.local = LocalState()
+        #: What answers while Redis is unreachable: this process's own state, or the pod's
+        #: SqliteState when several workers run (so a pod never has N times the limits).
+        self.local: SharedState = local if local is not None else LocalState()
         self.down_until = 0.0
         self.last_error: str | None = None
         self._admit = self.redis.register_script(_ADMIT)

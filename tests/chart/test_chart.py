@@ -53,6 +53,7 @@ VALUE_SETS: dict[str, tuple[dict[str, Any], list[str]]] = {
     "defaults": ({}, []),
     "autoscaling": ({"autoscaling": {"enabled": True}}, ["HorizontalPodAutoscaler"]),
     "pdb": ({"pdb": {"enabled": True}}, ["PodDisruptionBudget"]),
+    "workers": ({"server": {"workers": 2}}, []),
     "networkPolicy": ({"networkPolicy": {"enabled": True}}, ["NetworkPolicy"]),
     "networkPolicy-restricted": (
         {
@@ -307,6 +308,8 @@ def test_optional_resources_are_off_by_default(chart_values: dict[str, Any]) -> 
         ({"metrics": {"serviceMonitor": {"enabled": "on"}}}, "/metrics/serviceMonitor/enabled"),
         ({"service": {"port": "8000"}}, "/service/port"),
         ({"server": {"port": 70000}}, "/server/port"),
+        ({"server": {"workers": 0}}, "/server/workers"),
+        ({"server": {"workers": "2"}}, "/server/workers"),
         ({"image": {"pullPolicy": "Sometimes"}}, "/image/pullPolicy"),
         ({"redis": {"url": 6379}}, "/redis/url"),
         ({"webhooks": {"enabled": "yes"}}, "/webhooks/enabled"),
@@ -377,13 +380,24 @@ def test_image_command_and_port(default: Rendered, chart: Any) -> None:
     container = default.container
     assert container["image"] == f"ghcr.io/image-gateway/image-gateway:{chart.metadata['appVersion']}"
     assert container["command"] == ["image-gateway"]
-    assert container["args"] == ["serve", "--host", "0.0.0.0", "--port", "8000"]
+    assert container["args"] == ["serve", "--host", "0.0.0.0", "--port", "8000", "--workers", "1"]
     assert container["ports"] == [{"name": "http", "containerPort": 8000, "protocol": "TCP"}]
 
     service = default.one("Service")
     assert service["spec"]["type"] == "ClusterIP"
     assert service["spec"]["ports"][0]["targetPort"] == "http"
     assert service["spec"]["selector"] == default.deployment["spec"]["selector"]["matchLabels"]
+
+
+def test_workers(default: Rendered, render: Any) -> None:
+    assert "PROMETHEUS_MULTIPROC_DIR" not in default.env  # one process: no multiprocess metrics
+    two = render(with_keys({"server": {"workers": 2}}))
+    assert two.container["args"][-2:] == ["--workers", "2"]
+    # Multiprocess metrics on the writable /tmp emptyDir (the root filesystem is read-only).
+    directory = two.env["PROMETHEUS_MULTIPROC_DIR"]["value"]
+    mounts = {m["name"]: m["mountPath"] for m in two.container["volumeMounts"]}
+    assert directory.startswith(mounts["tmp"] + "/")
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}} in two.pod_spec["volumes"]
 
 
 def test_image_digest_and_tag_overrides(render: Any) -> None:

@@ -1,6 +1,7 @@
 """The shared-state queue webhooks use: schedule, lease the due ones, take them off.
 
-Run against LocalState and against a real redis-server (when installed): both must agree.
+Run against LocalState, SqliteState (the workers' state without Redis) and a real
+redis-server (when installed): all must agree.
 """
 
 from __future__ import annotations
@@ -9,19 +10,25 @@ import asyncio
 import shutil
 import time
 from collections.abc import Coroutine, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from gateway.observability.metrics import Metrics
-from gateway.state import LocalState, RedisState, SharedState
+from gateway.state import LocalState, RedisState, SharedState, SqliteState
 from tests.servers import start_redis
 
 
-@pytest.fixture(params=["local", "redis"])
-def state(request: pytest.FixtureRequest) -> Iterator[SharedState]:
+@pytest.fixture(params=["local", "sqlite", "redis"])
+def state(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SharedState]:
     if request.param == "local":
         yield LocalState()
+        return
+    if request.param == "sqlite":
+        sqlite = SqliteState(tmp_path / "state.db")
+        yield sqlite
+        sqlite.close()
         return
     if shutil.which("redis-server") is None:
         pytest.skip("redis-server is not installed (make test installs it)")
