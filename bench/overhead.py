@@ -24,8 +24,9 @@ Cases, each side's figure also given as a ratio to direct and to the floor:
 2. 1,000 and 10,000 requests in flight at once against the 2 s upstream: successes,
    time to the last answer (ratio to direct), the gateway's peak RSS.
 3. Start: process start to the first image answer, and the RSS once ready and idle.
-4. Workers: throughput at c=64 with ``--workers 1`` on CPU 0 and ``--workers 2`` on
-   both cores (wrk shares them), and their ratio.
+4. Workers: throughput at c=32 with ``--workers 1`` and ``--workers 2`` side by side (wrk
+   and nginx share the two cores), and the scaling their CPU per request projects for a
+   core per worker (bench/workers_common.py).
 5. Time to image for streams and result storage: bench/streaming.py and
    bench/storage.py, run from here with fewer rounds.
 
@@ -340,7 +341,7 @@ def main() -> None:
     for count in [int(n) for n in args.in_flight.split(",") if n]:
         in_flight_case(key, count)
     if not args.skip_workers:
-        workers(key, args.seconds, args.rounds)
+        workers(args.seconds, args.rounds)
     if not args.skip_time_to_image:
         for script, extra in (("streaming.py", ["--rounds", "20"]), ("storage.py", ["--rounds", "15"])):
             print(f"\n{script}:", flush=True)
@@ -430,33 +431,19 @@ def in_flight_case(key: str, count: int) -> None:
         _pin({0, 1})
 
 
-def workers(key: str, seconds: float, rounds: int) -> None:
-    """c=64 throughput with one worker on one core against two workers on two."""
+def workers(seconds: float, rounds: int) -> None:
+    """1 worker against 2 (bench/workers_common.py): raw throughput on this 2-core machine, where wrk
+    and nginx share the cores, and the scaling CPU per request projects for a core per worker."""
+    from workers_common import measure, state_op_cost
+
     _pin({0, 1})
-    fast = Nginx(0.0)
-    try:
-        script = _lua_for("api", CLIENT_KEY)
-        results: dict[int, list[Load]] = {1: [], 2: []}
-        for index in range(rounds):
-            for count in (1, 2) if index % 2 == 0 else (2, 1):
-                _pin({0} if count == 1 else {0, 1})
-                started = start_gateway_at(ROOT, fast.url, key, workers=count)
-                _pin({0, 1})
-                try:
-                    url = started.server.url + "/v1/images/generations"
-                    pids = tree_pids(started.server.process.pid)
-                    wrk(url, script, 64, 1, pids, "0,1")
-                    results[count].append(wrk(url, script, 64, seconds, pids, "0,1" if count == 2 else "1"))
-                finally:
-                    started.server.stop()
-        one = statistics.median(r.rps for r in results[1])
-        two = statistics.median(r.rps for r in results[2])
-        print(
-            f"\nworkers, c=64, medians of {rounds}: 1 worker (CPU 0, wrk on CPU 1) {one:.0f} req/s | "
-            f"2 workers (both CPUs, wrk beside them) {two:.0f} req/s | x{two / one:.2f} (target >= x1.8)"
-        )
-    finally:
-        fast.stop()
+    print()
+    print(measure((1, 2), concurrency=32, seconds=seconds, rounds=rounds).summary())
+    costs = state_op_cost()
+    print(
+        "  SqliteState (workers without Redis), CPU per operation: "
+        + ", ".join(f"{k} {v:.1f} us" for k, v in costs.items())
+    )
 
 
 if __name__ == "__main__":
