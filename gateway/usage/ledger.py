@@ -130,9 +130,13 @@ class Ledger:
             order = tuple(compiled.positiontup or ()) if compiled.positional else None
             self._insert_sql = (str(compiled), order)
         sql, order = self._insert_sql
-        rows: list[Any] = [msgspec.structs.asdict(r) for r in batch]
-        if order is not None:
-            rows = [tuple(row[f] for f in order) for row in rows]
+        rows: list[Any]
+        if order is None:
+            rows = [msgspec.structs.asdict(r) for r in batch]
+        elif order == UsageRecord.__struct_fields__:
+            rows = [msgspec.structs.astuple(r) for r in batch]
+        else:
+            rows = [tuple(row[f] for f in order) for row in map(msgspec.structs.asdict, batch)]
         with engine.begin() as conn:
             conn.exec_driver_sql(sql, rows)
 
