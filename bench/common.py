@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,11 +20,13 @@ from tests.servers import Server, start_emulator
 __all__ = [
     "SYNC_CONFIG",
     "SYNC_MODEL",
+    "InFlight",
     "Nginx",
     "Round",
     "Side",
     "in_flight",
     "peak_rss_mib",
+    "pin",
     "run_round",
     "slow_upstream",
     "sync_sides",
@@ -195,25 +200,125 @@ def sync_sides(emulator: Server | Nginx, gateway: Server, key: str) -> tuple[Sid
     return direct, via
 
 
-async def in_flight(direct: Side, via: Side, gateway: Server, requests: int) -> None:
-    """``requests`` at once against the slow upstream, direct and then through the gateway."""
-    results = {}
-    for side in (direct, via):
-        connector = aiohttp.TCPConnector(limit=0)
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            results[side.name] = await run_round(session, side, requests, requests)
-    d, g = results["direct"], results["gateway"]
-    print(
-        f"{requests} in flight, 2 s upstream: direct {d.seconds:.2f} s ({d.failures} failed) | "
-        f"gateway {g.seconds:.2f} s ({g.failures} failed), ratio {g.seconds / d.seconds:.2f} | "
-        f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
-        f"gateway peak RSS {peak_rss_mib(gateway.process.pid):.0f} MiB"
-    )
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (nginx's workers, a gateway's worker processes)."""
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                queue += [int(child) for child in (task / "children").read_text().split()]
+    return pids
 
 
-def slow_upstream(choice: str, key: str, latency: float = 2.0) -> Nginx | Server:
-    """The 2 s sync upstream of the in-flight cases: nginx+echo when installed (or asked for), else the emulator."""
+def pin(pid: int, cores: set[int]) -> None:
+    """Pin ``pid`` and its descendants to ``cores`` (when the machine has them): on a small
+    machine the servers share core 0 and the load generator has core 1 to itself."""
+    available = os.sched_getaffinity(0) | set(range(os.cpu_count() or 1))
+    if not cores <= available or len(available) < 2:
+        return
+    for one in _tree(pid):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(one, cores)
+
+
+SERVER_CORES = {0}
+CLIENT_CORES = {1}
+
+
+@dataclass
+class InFlight:
+    """One in-flight case: the same client at once against the upstream directly and through the gateway."""
+
+    requests: int
+    direct: Round
+    gateway: Round
+    #: The gateway process's (and its workers') peak resident memory.
+    peak_rss_mib: float
+    what: str = "sync"
+
+    @property
+    def succeeded(self) -> int:
+        return self.gateway.statuses.get(200, 0)
+
+    @property
+    def seconds(self) -> float:
+        return self.gateway.seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.gateway.seconds / self.direct.seconds
+
+    @property
+    def ok(self) -> bool:
+        return self.succeeded == self.requests and self.direct.failures == 0
+
+    def __str__(self) -> str:
+        d, g = self.direct, self.gateway
+        return (
+            f"{self.requests} in flight ({self.what}): direct {d.seconds:.2f} s ({d.failures} failed) | "
+            f"gateway {g.seconds:.2f} s ({g.failures} failed{_statuses(g)}), ratio {self.ratio:.2f} | "
+            f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
+            f"gateway peak RSS {self.peak_rss_mib:.0f} MiB"
+        )
+
+
+def _statuses(r: Round) -> str:
+    bad = {status: count for status, count in sorted(r.statuses.items()) if status != 200}
+    return ": " + ", ".join(f"{count}x HTTP {status or 'error'}" for status, count in bad.items()) if bad else ""
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    return sum(peak_rss_mib(one) for one in _tree(pid))
+
+
+async def _at_once(side: Side, requests: int, run: Callable[..., Awaitable[Round]] | None = None) -> Round:
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        return await (run or run_round)(session, side, requests, requests)
+
+
+async def in_flight(direct: Side, via: Side, gateway: Server, requests: int, *, pinned: bool = True) -> InFlight:
+    """``requests`` at once against the slow upstream, direct and then through the gateway.
+
+    ``pinned``: the gateway on core 0 (with the upstream, see :func:`slow_upstream`), this
+    load generator on core 1, so neither side's CPU is taken by the other."""
+    return await _in_flight(direct, via, gateway, requests, "sync", None, pinned)
+
+
+async def _in_flight(
+    direct: Side,
+    via: Side,
+    gateway: Server,
+    requests: int,
+    what: str,
+    direct_run: Callable[..., Awaitable[Round]] | None,
+    pinned: bool,
+) -> InFlight:
+    mine = os.sched_getaffinity(0)
+    if pinned:
+        pin(gateway.process.pid, SERVER_CORES)
+        pin(os.getpid(), CLIENT_CORES)
+    try:
+        d = await _at_once(direct, requests, direct_run)
+        g = await _at_once(via, requests)
+    finally:
+        os.sched_setaffinity(0, mine)
+    result = InFlight(requests, d, g, tree_peak_rss_mib(gateway.process.pid), what)
+    print(result, flush=True)
+    return result
+
+
+def slow_upstream(choice: str, key: str, latency: float = 2.0, *, pinned: bool = True) -> Nginx | Server:
+    """The 2 s sync upstream of the in-flight cases: nginx+echo when installed (or asked for), else the emulator.
+
+    ``pinned``: on core 0, with the gateway (see :func:`in_flight`)."""
     if choice == "nginx" or (choice == "auto" and Nginx.available()):
-        return Nginx(latency)
-    return start_emulator("cn", key, latency=latency, pending=0.0)
+        upstream: Nginx | Server = Nginx(latency)
+    else:
+        upstream = start_emulator("cn", key, latency=latency, pending=0.0)
+    if pinned:
+        pin(upstream.process.pid, SERVER_CORES)
+    return upstream

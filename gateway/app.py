@@ -141,6 +141,8 @@ def create_app(
             connect_timeout=up.connect_timeout,
             read_timeout=up.read_timeout,
             max_answer_bytes=up.max_answer_bytes,
+            max_connects=up.max_connects,
+            keepalive_seconds=up.keepalive_seconds,
         )
         state: SharedState = RedisState(config.redis_url, runtime.metrics) if config.redis_url else LocalState()
         runtime.shared = state
