@@ -18,15 +18,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.servers import Server, start_emulator
 
 __all__ = [
+    "ASYNC_CONFIG",
+    "ASYNC_MODEL",
     "SYNC_CONFIG",
     "SYNC_MODEL",
     "InFlight",
     "Nginx",
     "Round",
     "Side",
+    "async_in_flight",
+    "async_sides",
     "in_flight",
     "peak_rss_mib",
     "pin",
+    "run_async_round",
     "run_round",
     "slow_upstream",
     "sync_sides",
@@ -108,9 +113,35 @@ SYNC_ANSWER = (
 )
 
 
+#: A task's id carries the second it was created in: ``t<unix second>-<nginx request id>``.
+ASYNC_SUBMIT_ANSWER = (
+    '{"output":{"task_id":"t${now_s}-${request_id}","task_status":"PENDING"},"request_id":"${request_id}"}'
+)
+ASYNC_RUNNING_ANSWER = '{"output":{"task_id":"${task}","task_status":"RUNNING"},"request_id":"${request_id}"}'
+ASYNC_DONE_ANSWER = (
+    '{"output":{"task_id":"${task}","task_status":"SUCCEEDED","results":'
+    '[{"url":"https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/bench/1.png"}]},'
+    '"usage":{"image_count":1},"request_id":"${request_id}"}'
+)
+
+
+def _task_running_map() -> str:
+    """nginx ``map`` lines: a task runs through the rest of its creation second and the next
+    one (1 to 2 s), then has succeeded. Captures compare the seconds: no state, no arithmetic."""
+    lines = [r'"~^(\d+):\1$" 1;']  # the same second
+    for digit in range(9):  # the next second, last digit d -> d+1, or d9 -> (d+1)0
+        lines.append(rf'"~^(\d*){digit}:\g{{1}}{digit + 1}$" 1;')
+        lines.append(rf'"~^(\d*){digit}9:\g{{1}}{digit + 1}0$" 1;')
+    return "\n    ".join(lines)
+
+
 class Nginx:
-    """nginx with the echo module as a fixed-latency DashScope sync endpoint (the upstream the
-    issue's reference figures were measured against). None when nginx is not installed."""
+    """nginx with the echo module as a fixed-latency DashScope endpoint (the upstream the
+    issue's reference figures were measured against). None when nginx is not installed.
+
+    Sync calls (any path) answer images after ``latency``; the async text-to-image submit
+    answers a task at once, and polls of it (``GET /api/v1/tasks/<id>``) answer RUNNING for
+    1 to 2 s after the submit and SUCCEEDED with a result URL after that."""
 
     def __init__(self, latency: float) -> None:
         import shutil
@@ -134,12 +165,26 @@ http {{
   access_log off;
   keepalive_requests 100000;
   client_body_temp_path {self.root};
+  map $msec $now_s {{ "~^(\\d+)\\." $1; }}
+  map "$born:$now_s" $running {{
+    default 0;
+    {_task_running_map()}
+  }}
   server {{
     listen 127.0.0.1:{self.port} backlog=4096;
     location / {{
       default_type application/json;
       {sleep}
       echo '{SYNC_ANSWER}';
+    }}
+    location = {ASYNC_PATH} {{
+      default_type application/json;
+      echo '{ASYNC_SUBMIT_ANSWER}';
+    }}
+    location ~ ^/api/v1/tasks/(?<task>t(?<born>\\d+)-[0-9a-f]+)$ {{
+      default_type application/json;
+      if ($running) {{ echo '{ASYNC_RUNNING_ANSWER}'; }}
+      if ($running = 0) {{ echo '{ASYNC_DONE_ANSWER}'; }}
     }}
   }}
 }}
@@ -167,6 +212,8 @@ http {{
 
 SYNC_MODEL = "qwen-image-2.0"
 DIRECT_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+ASYNC_MODEL = "wan2.5-t2i-preview"
+ASYNC_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
 SYNC_CONFIG = """
 default_provider: dashscope
 providers:
@@ -309,6 +356,89 @@ async def _in_flight(
     result = InFlight(requests, d, g, tree_peak_rss_mib(gateway.process.pid), what)
     print(result, flush=True)
     return result
+
+
+ASYNC_CONFIG = SYNC_CONFIG.replace(
+    "pacing: {documented_limits: false}",
+    # DashScope's 20 task polls per second per key would make 10,000 tasks a 20-minute
+    # wait: measure the gateway's polling, not that quota.
+    "pacing: {documented_limits: false, poll_qps: 100000}",
+)
+#: The gateway's default poll schedule (UpstreamSettings.poll_initial, poll_max, growth 1.5).
+POLL_INITIAL, POLL_MAX = 0.5, 5.0
+
+
+def async_sides(upstream: Server | Nginx, gateway: Server, key: str) -> tuple[Side, Side]:
+    """The async model's sides: the client submits and polls itself, or asks the gateway."""
+    direct = Side(
+        "direct",
+        upstream.url + ASYNC_PATH,
+        {"model": ASYNC_MODEL, "input": {"prompt": "a fox"}, "parameters": {"n": 1, "size": "1024*1024"}},
+        {"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"},
+    )
+    via = Side(
+        "gateway",
+        gateway.url + "/v1/images/generations",
+        {"model": ASYNC_MODEL, "prompt": "a fox", "size": "1024x1024"},
+        {"Authorization": "Bearer bench"},
+        vary="prompt",
+    )
+    return direct, via
+
+
+async def run_async_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
+    """Like :func:`run_round` for a direct async call: submit, then poll the task on the
+    gateway's own schedule until it has succeeded."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    failures = 0
+    queue = iter(range(total))
+    base = side.url.split("/api/")[0]
+    auth = {"Authorization": side.headers["Authorization"]}
+
+    async def one(index: int) -> int:
+        async with session.post(side.url, json=side.body_for(index), headers=side.headers) as response:
+            answer = await response.json(content_type=None)
+            if response.status != 200:
+                return response.status
+        task = answer["output"]["task_id"]
+        interval = POLL_INITIAL
+        while True:
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, POLL_MAX)
+            async with session.get(f"{base}/api/v1/tasks/{task}", headers=auth) as response:
+                answer = await response.json(content_type=None)
+                if response.status != 200:
+                    return response.status
+            status = answer["output"]["task_status"]
+            if status == "SUCCEEDED":
+                return 200
+            if status not in ("PENDING", "RUNNING"):
+                return 500
+
+    async def worker() -> None:
+        nonlocal failures
+        for index in queue:
+            start = time.perf_counter()
+            try:
+                status = await one(index)
+            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+                status = 0
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 200:
+                latencies.append(time.perf_counter() - start)
+            else:
+                failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Round(time.perf_counter() - started, latencies, failures, statuses)
+
+
+async def async_in_flight(direct: Side, via: Side, gateway: Server, requests: int, *, pinned: bool = True) -> InFlight:
+    """``requests`` async-model calls at once (see :func:`async_sides`): the client
+    submitting and polling each task itself, then the gateway doing it for the client."""
+    return await _in_flight(direct, via, gateway, requests, "async, polled", run_async_round, pinned)
 
 
 def slow_upstream(choice: str, key: str, latency: float = 2.0, *, pinned: bool = True) -> Nginx | Server:
