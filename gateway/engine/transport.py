@@ -153,6 +153,9 @@ class Upstream:
         self.connect_timeout = connect_timeout
         self.max_answer_bytes = max_answer_bytes
         self._session: aiohttp.ClientSession | None = None
+        #: The line for a connection: a call waiting here holds a future, not the
+        #: request aiohttp would already have built for its own pool's queue.
+        self._calls = asyncio.Semaphore(max_connections)
         self._given = transport
         self.transport = transport or AiohttpTransport(client=self.session)
         self.client = httpx.AsyncClient(
@@ -191,22 +194,50 @@ class Upstream:
         limit = request.max_response_bytes or self.max_answer_bytes
         if self._given is not None:
             return await self._send_httpx(request, headers, connect, read_timeout, limit)
-        # connect: the wait for a pooled connection plus the connect; sock_connect: the connect
-        timeout = aiohttp.ClientTimeout(connect=read_timeout + connect, sock_connect=connect, sock_read=read_timeout)
-        session = self._session or self.session()
-        try:  # not the context managers: this is the hot path
-            response = await session.request(
-                request.method, request.url, headers=headers, data=request.body, timeout=timeout, allow_redirects=False
-            )
-            try:
-                body = await _read_capped(response, limit)
-            except BaseException:
-                response.close()  # never hand a half-read connection back to the pool
-                raise
-            response.release()
-        except aiohttp.ClientError as exc:
-            raise _translated(exc, f"{request.method} {request.url.split('?')[0]}") from None
+        # A call waits for a connection as long as it would wait for an answer (the engine's
+        # read timeout is bounded by the request's deadline), never just a connect's time.
+        wait = read_timeout + connect
+        calls = self._calls
+        if calls.locked():
+            await self._wait_in_line(calls, wait, request)
+        else:
+            await calls.acquire()  # at once
+        try:
+            # connect: a wait for a pooled connection (downloads share the pool) plus the connect
+            timeout = aiohttp.ClientTimeout(connect=wait, sock_connect=connect, sock_read=read_timeout)
+            session = self._session or self.session()
+            try:  # not the context managers: this is the hot path
+                response = await session.request(
+                    request.method,
+                    request.url,
+                    headers=headers,
+                    data=request.body,
+                    timeout=timeout,
+                    allow_redirects=False,
+                )
+                try:
+                    body = await _read_capped(response, limit)
+                except BaseException:
+                    response.close()  # never hand a half-read connection back to the pool
+                    raise
+                response.release()
+            except aiohttp.ClientError as exc:
+                raise _translated(exc, f"{request.method} {request.url.split('?')[0]}") from None
+        finally:
+            calls.release()
         return HttpResponse(response.status, response.headers, body)
+
+    @staticmethod
+    async def _wait_in_line(calls: asyncio.Semaphore, wait: float, request: HttpRequest) -> None:
+        try:
+            async with asyncio.timeout(wait):
+                await calls.acquire()
+        except TimeoutError:
+            # Nothing was sent: the call may go again (the engine retries only such calls).
+            raise TransportError(
+                f"no upstream connection came free within {wait:g}s ({request.method} {request.url.split('?')[0]})",
+                nothing_sent=True,
+            ) from None
 
     async def _send_httpx(
         self, request: HttpRequest, headers: dict[str, str], connect: float, read_timeout: float, limit: int
