@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -15,13 +18,20 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests.servers import Server, start_emulator
 
 __all__ = [
+    "ASYNC_CONFIG",
+    "ASYNC_MODEL",
     "SYNC_CONFIG",
     "SYNC_MODEL",
+    "InFlight",
     "Nginx",
     "Round",
     "Side",
+    "async_in_flight",
+    "async_sides",
     "in_flight",
     "peak_rss_mib",
+    "pin",
+    "run_async_round",
     "run_round",
     "slow_upstream",
     "sync_sides",
@@ -103,9 +113,35 @@ SYNC_ANSWER = (
 )
 
 
+#: A task's id carries the second it was created in: ``t<unix second>-<nginx request id>``.
+ASYNC_SUBMIT_ANSWER = (
+    '{"output":{"task_id":"t${now_s}-${request_id}","task_status":"PENDING"},"request_id":"${request_id}"}'
+)
+ASYNC_RUNNING_ANSWER = '{"output":{"task_id":"${task}","task_status":"RUNNING"},"request_id":"${request_id}"}'
+ASYNC_DONE_ANSWER = (
+    '{"output":{"task_id":"${task}","task_status":"SUCCEEDED","results":'
+    '[{"url":"https://dashscope-result-bj.oss-cn-beijing.aliyuncs.com/bench/1.png"}]},'
+    '"usage":{"image_count":1},"request_id":"${request_id}"}'
+)
+
+
+def _task_running_map() -> str:
+    """nginx ``map`` lines: a task runs through the rest of its creation second and the next
+    one (1 to 2 s), then has succeeded. Captures compare the seconds: no state, no arithmetic."""
+    lines = [r'"~^(\d+):\1$" 1;']  # the same second
+    for digit in range(9):  # the next second, last digit d -> d+1, or d9 -> (d+1)0
+        lines.append(rf'"~^(\d*){digit}:\g{{1}}{digit + 1}$" 1;')
+        lines.append(rf'"~^(\d*){digit}9:\g{{1}}{digit + 1}0$" 1;')
+    return "\n    ".join(lines)
+
+
 class Nginx:
-    """nginx with the echo module as a fixed-latency DashScope sync endpoint (the upstream the
-    issue's reference figures were measured against). None when nginx is not installed."""
+    """nginx with the echo module as a fixed-latency DashScope endpoint (the upstream the
+    issue's reference figures were measured against). None when nginx is not installed.
+
+    Sync calls (any path) answer images after ``latency``; the async text-to-image submit
+    answers a task at once, and polls of it (``GET /api/v1/tasks/<id>``) answer RUNNING for
+    1 to 2 s after the submit and SUCCEEDED with a result URL after that."""
 
     def __init__(self, latency: float) -> None:
         import shutil
@@ -129,12 +165,26 @@ http {{
   access_log off;
   keepalive_requests 100000;
   client_body_temp_path {self.root};
+  map $msec $now_s {{ "~^(\\d+)\\." $1; }}
+  map "$born:$now_s" $running {{
+    default 0;
+    {_task_running_map()}
+  }}
   server {{
     listen 127.0.0.1:{self.port} backlog=4096;
     location / {{
       default_type application/json;
       {sleep}
       echo '{SYNC_ANSWER}';
+    }}
+    location = {ASYNC_PATH} {{
+      default_type application/json;
+      echo '{ASYNC_SUBMIT_ANSWER}';
+    }}
+    location ~ ^/api/v1/tasks/(?<task>t(?<born>\\d+)-[0-9a-f]+)$ {{
+      default_type application/json;
+      if ($running) {{ echo '{ASYNC_RUNNING_ANSWER}'; }}
+      if ($running = 0) {{ echo '{ASYNC_DONE_ANSWER}'; }}
     }}
   }}
 }}
@@ -162,6 +212,8 @@ http {{
 
 SYNC_MODEL = "qwen-image-2.0"
 DIRECT_PATH = "/api/v1/services/aigc/multimodal-generation/generation"
+ASYNC_MODEL = "wan2.5-t2i-preview"
+ASYNC_PATH = "/api/v1/services/aigc/text2image/image-synthesis"
 SYNC_CONFIG = """
 default_provider: dashscope
 providers:
@@ -195,25 +247,208 @@ def sync_sides(emulator: Server | Nginx, gateway: Server, key: str) -> tuple[Sid
     return direct, via
 
 
-async def in_flight(direct: Side, via: Side, gateway: Server, requests: int) -> None:
-    """``requests`` at once against the slow upstream, direct and then through the gateway."""
-    results = {}
-    for side in (direct, via):
-        connector = aiohttp.TCPConnector(limit=0)
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            results[side.name] = await run_round(session, side, requests, requests)
-    d, g = results["direct"], results["gateway"]
-    print(
-        f"{requests} in flight, 2 s upstream: direct {d.seconds:.2f} s ({d.failures} failed) | "
-        f"gateway {g.seconds:.2f} s ({g.failures} failed), ratio {g.seconds / d.seconds:.2f} | "
-        f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
-        f"gateway peak RSS {peak_rss_mib(gateway.process.pid):.0f} MiB"
+def _tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (nginx's workers, a gateway's worker processes)."""
+    pids, queue = [], [pid]
+    while queue:
+        current = queue.pop()
+        pids.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with contextlib.suppress(OSError):
+                queue += [int(child) for child in (task / "children").read_text().split()]
+    return pids
+
+
+def pin(pid: int, cores: set[int]) -> None:
+    """Pin ``pid`` and its descendants to ``cores`` (when the machine has them): on a small
+    machine the servers share core 0 and the load generator has core 1 to itself."""
+    available = os.sched_getaffinity(0) | set(range(os.cpu_count() or 1))
+    if not cores <= available or len(available) < 2:
+        return
+    for one in _tree(pid):
+        with contextlib.suppress(OSError):
+            os.sched_setaffinity(one, cores)
+
+
+SERVER_CORES = {0}
+CLIENT_CORES = {1}
+
+
+@dataclass
+class InFlight:
+    """One in-flight case: the same client at once against the upstream directly and through the gateway."""
+
+    requests: int
+    direct: Round
+    gateway: Round
+    #: The gateway process's (and its workers') peak resident memory.
+    peak_rss_mib: float
+    what: str = "sync"
+
+    @property
+    def succeeded(self) -> int:
+        return self.gateway.statuses.get(200, 0)
+
+    @property
+    def seconds(self) -> float:
+        return self.gateway.seconds
+
+    @property
+    def ratio(self) -> float:
+        return self.gateway.seconds / self.direct.seconds
+
+    @property
+    def ok(self) -> bool:
+        return self.succeeded == self.requests and self.direct.failures == 0
+
+    def __str__(self) -> str:
+        d, g = self.direct, self.gateway
+        return (
+            f"{self.requests} in flight ({self.what}): direct {d.seconds:.2f} s ({d.failures} failed) | "
+            f"gateway {g.seconds:.2f} s ({g.failures} failed{_statuses(g)}), ratio {self.ratio:.2f} | "
+            f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
+            f"gateway peak RSS {self.peak_rss_mib:.0f} MiB"
+        )
+
+
+def _statuses(r: Round) -> str:
+    bad = {status: count for status, count in sorted(r.statuses.items()) if status != 200}
+    return ": " + ", ".join(f"{count}x HTTP {status or 'error'}" for status, count in bad.items()) if bad else ""
+
+
+def tree_peak_rss_mib(pid: int) -> float:
+    return sum(peak_rss_mib(one) for one in _tree(pid))
+
+
+async def _at_once(side: Side, requests: int, run: Callable[..., Awaitable[Round]] | None = None) -> Round:
+    connector = aiohttp.TCPConnector(limit=0)
+    timeout = aiohttp.ClientTimeout(total=600)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+        return await (run or run_round)(session, side, requests, requests)
+
+
+async def in_flight(direct: Side, via: Side, gateway: Server, requests: int, *, pinned: bool = True) -> InFlight:
+    """``requests`` at once against the slow upstream, direct and then through the gateway.
+
+    ``pinned``: the gateway on core 0 (with the upstream, see :func:`slow_upstream`), this
+    load generator on core 1, so neither side's CPU is taken by the other."""
+    return await _in_flight(direct, via, gateway, requests, "sync", None, pinned)
+
+
+async def _in_flight(
+    direct: Side,
+    via: Side,
+    gateway: Server,
+    requests: int,
+    what: str,
+    direct_run: Callable[..., Awaitable[Round]] | None,
+    pinned: bool,
+) -> InFlight:
+    mine = os.sched_getaffinity(0)
+    if pinned:
+        pin(gateway.process.pid, SERVER_CORES)
+        pin(os.getpid(), CLIENT_CORES)
+    try:
+        d = await _at_once(direct, requests, direct_run)
+        g = await _at_once(via, requests)
+    finally:
+        os.sched_setaffinity(0, mine)
+    result = InFlight(requests, d, g, tree_peak_rss_mib(gateway.process.pid), what)
+    print(result, flush=True)
+    return result
+
+
+ASYNC_CONFIG = SYNC_CONFIG.replace(
+    "pacing: {documented_limits: false}",
+    # DashScope's 20 task polls per second per key would make 10,000 tasks a 20-minute
+    # wait: measure the gateway's polling, not that quota.
+    "pacing: {documented_limits: false, poll_qps: 100000}",
+)
+#: The gateway's default poll schedule (UpstreamSettings.poll_initial, poll_max, growth 1.5).
+POLL_INITIAL, POLL_MAX = 0.5, 5.0
+
+
+def async_sides(upstream: Server | Nginx, gateway: Server, key: str) -> tuple[Side, Side]:
+    """The async model's sides: the client submits and polls itself, or asks the gateway."""
+    direct = Side(
+        "direct",
+        upstream.url + ASYNC_PATH,
+        {"model": ASYNC_MODEL, "input": {"prompt": "a fox"}, "parameters": {"n": 1, "size": "1024*1024"}},
+        {"Authorization": f"Bearer {key}", "X-DashScope-Async": "enable"},
     )
+    via = Side(
+        "gateway",
+        gateway.url + "/v1/images/generations",
+        {"model": ASYNC_MODEL, "prompt": "a fox", "size": "1024x1024"},
+        {"Authorization": "Bearer bench"},
+        vary="prompt",
+    )
+    return direct, via
 
 
-def slow_upstream(choice: str, key: str, latency: float = 2.0) -> Nginx | Server:
-    """The 2 s sync upstream of the in-flight cases: nginx+echo when installed (or asked for), else the emulator."""
+async def run_async_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
+    """Like :func:`run_round` for a direct async call: submit, then poll the task on the
+    gateway's own schedule until it has succeeded."""
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    failures = 0
+    queue = iter(range(total))
+    base = side.url.split("/api/")[0]
+    auth = {"Authorization": side.headers["Authorization"]}
+
+    async def one(index: int) -> int:
+        async with session.post(side.url, json=side.body_for(index), headers=side.headers) as response:
+            answer = await response.json(content_type=None)
+            if response.status != 200:
+                return response.status
+        task = answer["output"]["task_id"]
+        interval = POLL_INITIAL
+        while True:
+            await asyncio.sleep(interval)
+            interval = min(interval * 1.5, POLL_MAX)
+            async with session.get(f"{base}/api/v1/tasks/{task}", headers=auth) as response:
+                answer = await response.json(content_type=None)
+                if response.status != 200:
+                    return response.status
+            status = answer["output"]["task_status"]
+            if status == "SUCCEEDED":
+                return 200
+            if status not in ("PENDING", "RUNNING"):
+                return 500
+
+    async def worker() -> None:
+        nonlocal failures
+        for index in queue:
+            start = time.perf_counter()
+            try:
+                status = await one(index)
+            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
+                status = 0
+            statuses[status] = statuses.get(status, 0) + 1
+            if status == 200:
+                latencies.append(time.perf_counter() - start)
+            else:
+                failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return Round(time.perf_counter() - started, latencies, failures, statuses)
+
+
+async def async_in_flight(direct: Side, via: Side, gateway: Server, requests: int, *, pinned: bool = True) -> InFlight:
+    """``requests`` async-model calls at once (see :func:`async_sides`): the client
+    submitting and polling each task itself, then the gateway doing it for the client."""
+    return await _in_flight(direct, via, gateway, requests, "async, polled", run_async_round, pinned)
+
+
+def slow_upstream(choice: str, key: str, latency: float = 2.0, *, pinned: bool = True) -> Nginx | Server:
+    """The 2 s sync upstream of the in-flight cases: nginx+echo when installed (or asked for), else the emulator.
+
+    ``pinned``: on core 0, with the gateway (see :func:`in_flight`)."""
     if choice == "nginx" or (choice == "auto" and Nginx.available()):
-        return Nginx(latency)
-    return start_emulator("cn", key, latency=latency, pending=0.0)
+        upstream: Nginx | Server = Nginx(latency)
+    else:
+        upstream = start_emulator("cn", key, latency=latency, pending=0.0)
+    if pinned:
+        pin(upstream.process.pid, SERVER_CORES)
+    return upstream

@@ -150,6 +150,8 @@ def create_app(
             connect_timeout=up.connect_timeout,
             read_timeout=up.read_timeout,
             max_answer_bytes=up.max_answer_bytes,
+            max_connects=up.max_connects,
+            keepalive_seconds=up.keepalive_seconds,
         )
         state: SharedState = build_state(config.redis_url, runtime.metrics)
         runtime.shared = state

@@ -87,6 +87,8 @@ class ConfigError(Exception):
 class UpstreamSettings(Struct, frozen=True, forbid_unknown_fields=True):
     #: Whole-request budget, polling and fallbacks included (504 upstream_timeout past it).
     deadline_seconds: float = 300.0
+    #: The TCP (and TLS) connect alone: a request that waits for a free pooled
+    #: connection waits as long as its deadline allows, not this long.
     connect_timeout: float = 5.0
     #: Sync image calls can take minutes (DashScope cuts them at about 300 s).
     read_timeout: float = 300.0
@@ -97,7 +99,15 @@ class UpstreamSettings(Struct, frozen=True, forbid_unknown_fields=True):
     poll_max: float = 5.0
     #: Consecutive failed polls (5xx, network) tolerated before giving up on a task.
     poll_error_limit: int = 5
+    #: Upstream connections open at once, all hosts together (API calls, result
+    #: downloads, chat streams); past it, requests wait in line for one.
     max_connections: int = 4096
+    #: Connects under way at once: thousands of requests starting together open their
+    #: connections a few hundred at a time instead of storming the upstream's listen
+    #: backlog (and TLS handshakes) in one instant.
+    max_connects: int = 256
+    #: How long an idle upstream connection is kept for reuse.
+    keepalive_seconds: float = 15.0
     #: The largest upstream answer read (JSON with result URLs is a few KB); a call
     #: whose answer may inline images raises its own limit. Larger answers are refused
     #: unread, never buffered.

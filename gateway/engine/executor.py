@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
 from collections.abc import Sequence
@@ -35,6 +36,9 @@ log = logging.getLogger(__name__)
 DOCUMENTED_RATE_HEADROOM = 0.9
 #: A single poll should never hang on its own for long; the next one will tell.
 POLL_READ_TIMEOUT = 30.0
+#: Each wait between polls is the schedule's interval give or take this share, so tasks
+#: submitted together (thousands in one burst) do not all poll in the same instant.
+POLL_JITTER = 0.1
 _LABEL_SAFE = re.compile(r"[^A-Za-z0-9_.\-]")
 #: What a poll that told nothing (network error, 5xx, throttled, unreadable body) returns.
 _UNREADABLE = ImageBatch(images=())
@@ -259,7 +263,7 @@ class Engine:
         try:
             while True:
                 interval = self.polling.poll_interval(interval)
-                await asyncio.sleep(interval)
+                await asyncio.sleep(poll_delay(interval))
                 await self._poll_turn(target)
                 polls += 1
                 with tracing.span("upstream poll", partial(_poll_attributes, target, task, polls), client=True) as span:
@@ -281,6 +285,11 @@ class Engine:
                     failures = 0
         finally:
             self.metrics.of(self.metrics.task_polls, target.name, model.id).observe(polls)
+
+
+def poll_delay(interval: float) -> float:
+    """The wait before a poll: ``interval``, spread by :data:`POLL_JITTER` either way."""
+    return interval * (1.0 + POLL_JITTER * (2.0 * random.random() - 1.0))
 
 
 def _call_attributes(target: Target, call: UpstreamCall) -> tracing.Attributes:

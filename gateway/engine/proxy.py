@@ -23,7 +23,8 @@ async def open_stream(
     headers = dict(request.headers)
     if api_key:
         headers["Authorization"] = f"Bearer {api_key.reveal()}"
-    timeout = httpx.Timeout(read_timeout, connect=upstream.connect_timeout, pool=upstream.connect_timeout)
+    # pool: the wait for a free connection, as long as the wait for an answer (not the connect timeout)
+    timeout = httpx.Timeout(read_timeout, connect=upstream.connect_timeout, pool=read_timeout)
     outgoing = upstream.client.build_request(
         request.method, request.url, headers=headers, content=request.body, timeout=timeout
     )
