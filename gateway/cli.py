@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ipaddress
 import json
 import os
+import resource
 import secrets
 import socket
 import sys
@@ -126,8 +128,19 @@ def _workers(text: str) -> int:
     return count
 
 
+def _raise_open_files_limit() -> None:
+    """The soft open-files limit up to the hard one: each request in flight holds a client
+    socket and an upstream one, and a 1024 soft limit (a common default) would refuse
+    connections long before the pool's 4096 are in use."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or soft < hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard if hard != resource.RLIM_INFINITY else 1 << 20, hard))
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     configure_logging()
+    _raise_open_files_limit()
     config = _load(args.config)
     if config is None:
         return 2
