@@ -72,7 +72,8 @@ class Round:
         return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
 
 
-async def run_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
+async def timed_round(one: Callable[[int], Awaitable[int]], total: int, concurrency: int) -> Round:
+    """``total`` calls of ``one(index)`` (an HTTP status) by ``concurrency`` workers, timed."""
     latencies: list[float] = []
     statuses: dict[int, int] = {}
     failures = 0
@@ -83,10 +84,8 @@ async def run_round(session: aiohttp.ClientSession, side: Side, total: int, conc
         for index in queue:
             start = time.perf_counter()
             try:
-                async with session.post(side.url, json=side.body_for(index), headers=side.headers) as response:
-                    await response.read()
-                    status = response.status
-            except (aiohttp.ClientError, TimeoutError):
+                status = await one(index)
+            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
                 status = 0
             statuses[status] = statuses.get(status, 0) + 1
             if status == 200:
@@ -97,6 +96,15 @@ async def run_round(session: aiohttp.ClientSession, side: Side, total: int, conc
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return Round(time.perf_counter() - started, latencies, failures, statuses)
+
+
+async def run_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
+    async def one(index: int) -> int:
+        async with session.post(side.url, json=side.body_for(index), headers=side.headers) as response:
+            await response.read()
+            return response.status
+
+    return await timed_round(one, total, concurrency)
 
 
 def peak_rss_mib(pid: int) -> float:
@@ -389,10 +397,6 @@ def async_sides(upstream: Server | Nginx, gateway: Server, key: str) -> tuple[Si
 async def run_async_round(session: aiohttp.ClientSession, side: Side, total: int, concurrency: int) -> Round:
     """Like :func:`run_round` for a direct async call: submit, then poll the task on the
     gateway's own schedule until it has succeeded."""
-    latencies: list[float] = []
-    statuses: dict[int, int] = {}
-    failures = 0
-    queue = iter(range(total))
     base = side.url.split("/api/")[0]
     auth = {"Authorization": side.headers["Authorization"]}
 
@@ -416,23 +420,7 @@ async def run_async_round(session: aiohttp.ClientSession, side: Side, total: int
             if status not in ("PENDING", "RUNNING"):
                 return 500
 
-    async def worker() -> None:
-        nonlocal failures
-        for index in queue:
-            start = time.perf_counter()
-            try:
-                status = await one(index)
-            except (aiohttp.ClientError, TimeoutError, KeyError, ValueError):
-                status = 0
-            statuses[status] = statuses.get(status, 0) + 1
-            if status == 200:
-                latencies.append(time.perf_counter() - start)
-            else:
-                failures += 1
-
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return Round(time.perf_counter() - started, latencies, failures, statuses)
+    return await timed_round(one, total, concurrency)
 
 
 async def async_in_flight(direct: Side, via: Side, gateway: Server, requests: int, *, pinned: bool = True) -> InFlight:

@@ -51,7 +51,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-from common import DIRECT_PATH, SYNC_CONFIG, SYNC_MODEL, Nginx, in_flight, sync_sides
+from common import (
+    ASYNC_CONFIG,
+    DIRECT_PATH,
+    SYNC_CONFIG,
+    SYNC_MODEL,
+    Nginx,
+    async_in_flight,
+    async_sides,
+    in_flight,
+    sync_sides,
+)
 
 from tests.servers import LOG_DIR, Server, free_port, new_key
 
@@ -106,7 +116,7 @@ class Started:
 
 
 def start_gateway_at(
-    checkout: Path, upstream: str, key: str, workers: int = 1, python: str = sys.executable
+    checkout: Path, upstream: str, key: str, workers: int = 1, python: str = sys.executable, config: str = SYNC_CONFIG
 ) -> Started:
     """The gateway of ``checkout`` (this one or the baseline's), timed to its first answer.
 
@@ -114,9 +124,9 @@ def start_gateway_at(
     port = free_port()
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     stamp = f"bench-{checkout.name}-{port}"
-    config = LOG_DIR / f"{stamp}.yaml"
-    config.write_text(SYNC_CONFIG)
-    args = [python, "-m", "gateway", "serve", "--port", str(port), "--config", str(config)]
+    config_file = LOG_DIR / f"{stamp}.yaml"
+    config_file.write_text(config)
+    args = [python, "-m", "gateway", "serve", "--port", str(port), "--config", str(config_file)]
     if workers > 1:
         args += ["--workers", str(workers)]
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DASHSCOPE", "GATEWAY_", "REDIS_URL"))}
@@ -321,6 +331,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--seconds", type=float, default=5.0, help="seconds per wrk round")
     parser.add_argument("--in-flight", default="1000,10000", help="comma-separated request counts ('' skips)")
+    parser.add_argument("--polled", default="10000", help="async-model tasks at once, comma-separated ('' skips)")
     parser.add_argument("--baseline", default=BASELINE, help="git revision of 'today' ('' skips)")
     parser.add_argument(
         "--runtime-venv",
@@ -340,6 +351,8 @@ def main() -> None:
     one_core(key, args.baseline, args.seconds, args.rounds)
     for count in [int(n) for n in args.in_flight.split(",") if n]:
         in_flight_case(key, count)
+    for count in [int(n) for n in args.polled.split(",") if n]:
+        in_flight_case(key, count, polled=True)
     if not args.skip_workers:
         workers(args.seconds, args.rounds)
     if not args.skip_time_to_image:
@@ -415,16 +428,19 @@ def as_installed(key: str, python: str) -> None:
     )
 
 
-def in_flight_case(key: str, count: int) -> None:
-    """``count`` requests at once against the 2 s upstream, direct and through the gateway."""
+def in_flight_case(key: str, count: int, polled: bool = False) -> None:
+    """``count`` requests at once against the 2 s upstream (or async tasks polled until they
+    finish, ``polled``), direct and through the gateway."""
     slow = Nginx(2.0)
     _pin({0})
-    gateway = start_gateway_at(ROOT, slow.url, key)
+    gateway = start_gateway_at(ROOT, slow.url, key, config=ASYNC_CONFIG if polled else SYNC_CONFIG)
     _pin({1})
     try:
-        direct, via = sync_sides(slow, gateway.server, key)
         print()
-        asyncio.run(in_flight(direct, via, gateway.server, count))
+        if polled:
+            asyncio.run(async_in_flight(*async_sides(slow, gateway.server, key), gateway.server, count))
+        else:
+            asyncio.run(in_flight(*sync_sides(slow, gateway.server, key), gateway.server, count))
     finally:
         gateway.server.stop()
         slow.stop()
