@@ -13,6 +13,7 @@ import socket
 import sys
 import threading
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import msgspec
 import uvicorn
@@ -22,6 +23,9 @@ from gateway.settings import ConfigError, GatewayConfig, load_config
 from providers import registry
 from providers.kind import ProviderSettings
 from providers.secret import Secret
+
+if TYPE_CHECKING:
+    from gateway.runtime import Runtime
 
 __all__ = ["main"]
 
@@ -174,18 +178,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
         worker_args += ["--config", args.config] if args.config else []
         return Supervisor(worker_args, sockets, emulators=emulated).run()
     config = _use_emulators(config, emulated)
-    from gateway.app import create_app
+    built = _build(config)
+    if built is None:
+        return 2
     from gateway.http.server import DrainingServer
+
+    DrainingServer(_uvicorn_config(built[0], args.host, args.port), built[1]).run()
+    return 0
+
+
+def _build(config: GatewayConfig) -> tuple[object, Runtime] | None:
+    """The app and its runtime; None (the error printed) when the configuration cannot be served."""
+    from gateway.app import create_app
     from gateway.runtime import Runtime
 
     runtime = Runtime(config)
     try:
-        app = create_app(config, runtime)
+        return create_app(config, runtime), runtime
     except ConfigError as exc:
         print(f"image-gateway: {exc}", file=sys.stderr)
-        return 2
-    DrainingServer(_uvicorn_config(app, args.host, args.port), runtime).run()
-    return 0
+        return None
 
 
 def _serve_worker(args: argparse.Namespace, config: GatewayConfig) -> int:
@@ -193,18 +205,13 @@ def _serve_worker(args: argparse.Namespace, config: GatewayConfig) -> int:
     from gateway.supervisor import EMULATORS_ENV
 
     config = _use_emulators(config, json.loads(os.environ.get(EMULATORS_ENV) or "{}"))
-    from gateway.app import create_app
-    from gateway.http.server import DrainingServer
-    from gateway.runtime import Runtime
-
-    runtime = Runtime(config)
-    try:
-        app = create_app(config, runtime)
-    except ConfigError as exc:
-        print(f"image-gateway: {exc}", file=sys.stderr)
+    built = _build(config)
+    if built is None:
         return 2
+    from gateway.http.server import DrainingServer
+
     sock = socket.socket(fileno=args.worker_fd)
-    DrainingServer(_uvicorn_config(app, args.host, args.port), runtime, supervised=True).run(sockets=[sock])
+    DrainingServer(_uvicorn_config(built[0], args.host, args.port), built[1], supervised=True).run(sockets=[sock])
     return 0
 
 
