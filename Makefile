@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARGS ?=
 
-.PHONY: run test lint typecheck unit bench clean redis-server postgresql node-sdk chromium
+.PHONY: run test lint typecheck unit bench clean redis-server postgresql node-sdk chromium bench-tools
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 $(VENV)/.runtime: pyproject.toml
@@ -58,7 +58,13 @@ test: lint typecheck redis-server postgresql node-sdk chromium  ## lint, type-ch
 unit: $(VENV)/.dev
 	$(BIN)/python -m pytest tests/unit
 
-bench: $(VENV)/.dev
+# The benchmarks' upstream (nginx with the echo module) and load generator (wrk), from Debian.
+bench-tools:
+	@{ command -v wrk && command -v nginx && ls /usr/lib/nginx/modules/ngx_http_echo_module.so; } >/dev/null 2>&1 || { \
+	  echo "installing nginx, its echo module and wrk (Debian packages) for the benchmarks"; \
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq nginx libnginx-mod-http-echo wrk >/dev/null; }
+
+bench: $(VENV)/.dev bench-tools
 	$(BIN)/python bench/overhead.py
 
 clean:

@@ -144,7 +144,7 @@ def start_gateway_at(
     server = Server("gateway", process, f"http://127.0.0.1:{port}", [out, err])
     body = {"model": SYNC_MODEL, "prompt": "the first one", "size": "1024x1024"}
     headers = {"Authorization": f"Bearer {CLIENT_KEY}"}
-    with httpx.Client(timeout=2) as client:
+    with httpx.Client(timeout=30) as client:  # the first answer may wait on a 2 s upstream
         while True:
             if process.poll() is not None or time.perf_counter() - started > 30:
                 server.stop()
