@@ -292,6 +292,9 @@ class InFlight:
     #: The gateway process's (and its workers') peak resident memory.
     peak_rss_mib: float
     what: str = "sync"
+    #: The bare passthrough (bench/floor_app.py) under the same load, when measured.
+    floor: Round | None = None
+    floor_rss_mib: float = float("nan")
 
     @property
     def succeeded(self) -> int:
@@ -310,13 +313,21 @@ class InFlight:
         return self.succeeded == self.requests and self.direct.failures == 0
 
     def __str__(self) -> str:
-        d, g = self.direct, self.gateway
-        return (
-            f"{self.requests} in flight ({self.what}): direct {d.seconds:.2f} s ({d.failures} failed) | "
-            f"gateway {g.seconds:.2f} s ({g.failures} failed{_statuses(g)}), ratio {self.ratio:.2f} | "
-            f"slowest gateway request {max(g.latencies, default=float('nan')):.2f} s | "
-            f"gateway peak RSS {self.peak_rss_mib:.0f} MiB"
-        )
+        d, g, f = self.direct, self.gateway, self.floor
+        line = f"{self.requests} in flight ({self.what}): direct {d.seconds:.2f} s ({d.failures} failed)"
+        if f is not None:
+            line += (
+                f" | floor {f.seconds:.2f} s ({f.failures} failed{_statuses(f)}), x{f.seconds / d.seconds:.2f} direct, "
+                f"peak RSS {self.floor_rss_mib:.0f} MiB"
+            )
+        line += f" | gateway {g.seconds:.2f} s ({g.failures} failed{_statuses(g)}), x{self.ratio:.2f} direct"
+        if f is not None:
+            line += f", x{g.seconds / f.seconds:.2f} floor"
+        slowest = max(g.latencies, default=float("nan"))
+        line += f", slowest request {slowest:.2f} s, peak RSS {self.peak_rss_mib:.0f} MiB"
+        if f is not None:
+            line += f" (x{self.peak_rss_mib / self.floor_rss_mib:.2f} floor)"
+        return line
 
 
 def _statuses(r: Round) -> str:
@@ -335,12 +346,22 @@ async def _at_once(side: Side, requests: int, run: Callable[..., Awaitable[Round
         return await (run or run_round)(session, side, requests, requests)
 
 
-async def in_flight(direct: Side, via: Side, gateway: Server, requests: int, *, pinned: bool = True) -> InFlight:
+async def in_flight(
+    direct: Side,
+    via: Side,
+    gateway: Server,
+    requests: int,
+    *,
+    pinned: bool = True,
+    floor: tuple[Side, Server] | None = None,
+) -> InFlight:
     """``requests`` at once against the slow upstream, direct and then through the gateway.
 
     ``pinned``: the gateway on core 0 (with the upstream, see :func:`slow_upstream`), this
-    load generator on core 1, so neither side's CPU is taken by the other."""
-    return await _in_flight(direct, via, gateway, requests, "sync", None, pinned)
+    load generator on core 1, so neither side's CPU is taken by the other.
+    ``floor``: the bare passthrough's side and server, measured between the two and stopped
+    before the gateway's turn (its idle pool would hold thousands of upstream connections)."""
+    return await _in_flight(direct, via, gateway, requests, "sync", None, pinned, floor)
 
 
 async def _in_flight(
@@ -351,17 +372,25 @@ async def _in_flight(
     what: str,
     direct_run: Callable[..., Awaitable[Round]] | None,
     pinned: bool,
+    floor: tuple[Side, Server] | None = None,
 ) -> InFlight:
     mine = os.sched_getaffinity(0)
     if pinned:
         pin(gateway.process.pid, SERVER_CORES)
+        if floor is not None:
+            pin(floor[1].process.pid, SERVER_CORES)
         pin(os.getpid(), CLIENT_CORES)
+    f, floor_rss = None, float("nan")
     try:
         d = await _at_once(direct, requests, direct_run)
+        if floor is not None:
+            f = await _at_once(floor[0], requests)
+            floor_rss = tree_peak_rss_mib(floor[1].process.pid)
+            floor[1].stop()
         g = await _at_once(via, requests)
     finally:
         os.sched_setaffinity(0, mine)
-    result = InFlight(requests, d, g, tree_peak_rss_mib(gateway.process.pid), what)
+    result = InFlight(requests, d, g, tree_peak_rss_mib(gateway.process.pid), what, f, floor_rss)
     print(result, flush=True)
     return result
 

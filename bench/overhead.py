@@ -37,8 +37,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import os
 import re
+import resource
 import secrets
 import shutil
 import statistics
@@ -170,19 +172,28 @@ def start_floor(upstream: str, key: str) -> Server:
     env = {**os.environ, "DASHSCOPE_BASE_URL": upstream, "DASHSCOPE_API_KEY": key, "PYTHONPATH": str(ROOT / "bench")}
     args = [sys.executable, "-m", "uvicorn", "floor_app:app", "--port", str(port), "--loop", "uvloop"]
     args += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
     out = LOG_DIR / f"bench-floor-{port}.out"
-    process = subprocess.Popen(args, env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT)
+    # As many open files as the gateway gives itself (cmd_serve), for 10,000 connections each way.
+    process = subprocess.Popen(
+        args, env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_raise_open_files
+    )
     server = Server("floor", process, f"http://127.0.0.1:{port}", [out])
     deadline = time.monotonic() + 20
     while time.monotonic() < deadline:
         try:
             body = {"model": SYNC_MODEL, "prompt": "warm", "size": "1024x1024"}
-            if httpx.post(server.url + "/v1/images/generations", json=body, timeout=1).status_code == 200:
+            if httpx.post(server.url + "/v1/images/generations", json=body, timeout=10).status_code == 200:
                 return server
         except httpx.HTTPError:
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"the floor did not start:\n{server.output()}")
+
+
+def _raise_open_files() -> None:
+    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def runtime_python(venv: Path) -> str:
@@ -434,15 +445,22 @@ def in_flight_case(key: str, count: int, polled: bool = False) -> None:
     slow = Nginx(2.0)
     _pin({0})
     gateway = start_gateway_at(ROOT, slow.url, key, config=ASYNC_CONFIG if polled else SYNC_CONFIG)
+    floor = None if polled else start_floor(slow.url, key)
     _pin({1})
     try:
         print()
         if polled:
+            print("(no floor for polled tasks: the bare passthrough makes one sync call and polls nothing)")
             asyncio.run(async_in_flight(*async_sides(slow, gateway.server, key), gateway.server, count))
         else:
-            asyncio.run(in_flight(*sync_sides(slow, gateway.server, key), gateway.server, count))
+            assert floor is not None
+            direct, via = sync_sides(slow, gateway.server, key)
+            bare = dataclasses.replace(via, url=floor.url + "/v1/images/generations")
+            asyncio.run(in_flight(direct, via, gateway.server, count, floor=(bare, floor)))
     finally:
         gateway.server.stop()
+        if floor is not None:
+            floor.stop()
         slow.stop()
         _pin({0, 1})
 
