@@ -218,6 +218,13 @@ def test_a_delivery_pending_on_a_killed_replica_is_made_by_another(
     )
     assert response.status_code == 202
     receiver.wait(1)  # the first attempt failed; the retry waits 2 s in Redis
+    # ... once the replica that made it has queued the retry: killed between the receiver's 500
+    # and that, the delivery stays leased for the lease's 30-odd seconds (a loaded machine hit it).
+    retried = 'gateway_webhook_deliveries_total{outcome="retry"} 1.0'
+    deadline = time.monotonic() + 10
+    while not any(retried in httpx.get(g.url + "/metrics").text for g in (first, second)):
+        assert time.monotonic() < deadline, "no replica queued the retry"
+        time.sleep(0.05)
     first.process.send_signal(signal.SIGKILL)
     first.process.wait()
     deliveries = receiver.wait(2, timeout=15)
