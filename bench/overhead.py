@@ -42,7 +42,6 @@ import asyncio
 import dataclasses
 import os
 import re
-import resource
 import secrets
 import shutil
 import statistics
@@ -67,6 +66,7 @@ from common import (
     sync_sides,
 )
 
+from gateway.cli import _raise_open_files_limit
 from tests.servers import LOG_DIR, Server, free_port, new_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -176,9 +176,9 @@ def start_floor(upstream: str, key: str) -> Server:
     args += ["--http", "httptools", "--no-access-log", "--log-level", "warning", "--backlog", "4096"]
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     out = LOG_DIR / f"bench-floor-{port}.out"
-    # As many open files as the gateway gives itself (cmd_serve), for 10,000 connections each way.
+    # As many open files as the gateway gives itself (the same function), for 10,000 connections each way.
     process = subprocess.Popen(
-        args, env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_raise_open_files
+        args, env=env, stdout=out.open("wb"), stderr=subprocess.STDOUT, preexec_fn=_raise_open_files_limit
     )
     server = Server("floor", process, f"http://127.0.0.1:{port}", [out])
     deadline = time.monotonic() + 20
@@ -191,11 +191,6 @@ def start_floor(upstream: str, key: str) -> Server:
             time.sleep(0.05)
     server.stop()
     raise RuntimeError(f"the floor did not start:\n{server.output()}")
-
-
-def _raise_open_files() -> None:
-    hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
-    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def runtime_python(venv: Path) -> str:
